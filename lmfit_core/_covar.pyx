@@ -1,0 +1,63 @@
+"""cov_x from the final QR factors, computed as SciPy's ``leastsq`` does.
+
+SciPy inverts ``R`` (LAPACK ``trtri``), permutes its rows back with ``ipvt``
+and returns ``R^-1 R^-T``; it returns None when ``R`` has an exact zero on its
+diagonal. This module does the same without LAPACK, so that SciPy stays out of
+the runtime dependencies.
+"""
+import numpy as np
+
+from lmfit_core._typedefs cimport intp_t
+
+
+cdef int invert_upper(intp_t n, const double* r, intp_t ldr, double* inv) noexcept nogil:
+    # inv (row-major n x n) = R^-1 for the upper triangle of the column-major r.
+    # Returns j + 1 when R[j, j] == 0 (LAPACK's info), else 0.
+    cdef intp_t i, j, k
+    cdef double ssum
+    for j in range(n):
+        if r[j + j * ldr] == 0.0:
+            return <int>(j + 1)
+    for j in range(n):
+        for i in range(n):
+            inv[i * n + j] = 0.0
+        inv[j * n + j] = 1.0 / r[j + j * ldr]
+        for i in range(j - 1, -1, -1):
+            ssum = 0.0
+            for k in range(i + 1, j + 1):
+                ssum += r[i + k * ldr] * inv[k * n + j]
+            inv[i * n + j] = -ssum / r[i + i * ldr]
+    return 0
+
+
+def covariance(const double[:, ::1] fjac, const int[::1] ipvt):
+    """The ``cov_x`` of ``leastsq``: ``(J^T J)^-1`` from the final ``R`` and ``ipvt``.
+
+    Parameters
+    ----------
+    fjac : ndarray of float64, shape (n, m)
+        ``infodict['fjac']``: the transpose of the column-major ``m x n``
+        factor whose upper triangle is ``R``.
+    ipvt : ndarray of int32, shape (n,)
+        0-based column permutation of the factorisation.
+
+    Returns
+    -------
+    ndarray of float64, shape (n, n), or None
+        ``P R^-1 R^-T P^T``, or None when ``R`` is exactly singular.
+    """
+    cdef intp_t n = ipvt.shape[0], m = fjac.shape[1]
+    if fjac.shape[0] != n or m < n:
+        raise ValueError("fjac must have shape (n, m) with m >= n")
+    inv = np.empty((n, n))
+    cdef double[:, ::1] inv_v = inv
+    cdef int info
+    if n == 0:
+        return inv
+    with nogil:
+        info = invert_upper(n, &fjac[0, 0], m, &inv_v[0, 0])
+    if info != 0:
+        return None
+    permuted = np.empty_like(inv)
+    permuted[np.asarray(ipvt)] = inv
+    return permuted @ permuted.T

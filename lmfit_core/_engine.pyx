@@ -1,0 +1,314 @@
+"""The Levenberg-Marquardt iteration of MINPACK's lmdif/lmder as a state machine.
+
+``lm_advance`` runs MINPACK's loop until it needs something from outside, and
+returns a request:
+
+``LM_EVAL_F``
+    evaluate ``f`` at ``s.x_req`` and write the ``m`` residuals to ``s.f_req``;
+``LM_EVAL_FD``
+    (lmdif) for every ``j < n`` evaluate ``f`` at ``lm_fd_point(s, j)`` and write
+    the residuals to column ``j`` of ``s.fjac``;
+``LM_EVAL_JAC``
+    (lmder) write the Jacobian at ``s.x_req`` to ``s.fjac``, column-major;
+``LM_DONE``
+    the fit is over: ``s.info`` holds MINPACK's code (0-8, negative when the
+    driver stopped it with ``lm_stop``) unless ``s.error`` is set.
+
+Everything lives in the struct, so the engine is reentrant, holds no Python
+object and allocates nothing. Between two requests the arithmetic is MINPACK's,
+in MINPACK's order, so a fit takes the iterates of SciPy's ``leastsq``.
+"""
+from libc.math cimport fabs, fmax, fmin, isfinite, sqrt, INFINITY
+
+from lmfit_core._enorm cimport enorm
+from lmfit_core._fdjac cimport fdjac_columns, fdjac_point, fdjac_steps
+from lmfit_core._lmpar cimport lmpar
+from lmfit_core._qrfac cimport qrfac
+from lmfit_core._typedefs cimport intp_t
+
+cdef extern from "float.h":
+    double DBL_EPSILON
+
+# Resume points of the state machine (see DESIGN.md, "The states of one fit").
+cdef enum:
+    PH_START = 0
+    PH_HAVE_F0 = 1
+    PH_JACOBIAN = 2
+    PH_HAVE_J = 3
+    PH_TRIAL = 4
+    PH_HAVE_TRIAL = 5
+    PH_DONE = 6
+
+
+cdef intp_t lm_work_size(intp_t m, intp_t n) noexcept nogil:
+    """Length of the work array lm_init needs: wa1, wa2, wa3 (n each) and wa4 (m)."""
+    return 3 * n + m
+
+
+cdef int lm_init(lm_state_t* s, intp_t m, intp_t n, double* x, double* fvec,
+                 double* fjac, intp_t ldfjac, double* diag, int mode, int* ipvt,
+                 double* qtf, double* work, double ftol, double xtol, double gtol,
+                 intp_t maxfev, double epsfcn, double factor, bint analytic,
+                 bint have_f0) noexcept nogil:
+    """Prepare a fit; returns 0 (and a finished state, info 0) on improper input.
+
+    With ``have_f0`` the caller has already written f(x) into fvec, and that
+    evaluation counts as MINPACK's first.
+    """
+    cdef intp_t j
+    s.m = m
+    s.n = n
+    s.ldfjac = ldfjac
+    s.ftol = ftol
+    s.xtol = xtol
+    s.gtol = gtol
+    s.epsfcn = epsfcn
+    s.factor = factor
+    s.maxfev = maxfev
+    s.mode = 2 if mode == 2 else 1
+    s.analytic = analytic
+    s.scipy_qrfac = False
+    s.x = x
+    s.fvec = fvec
+    s.fjac = fjac
+    s.diag = diag
+    s.ipvt = ipvt
+    s.qtf = qtf
+    s.wa1 = work
+    s.wa2 = work + n
+    s.wa3 = work + 2 * n
+    s.wa4 = work + 3 * n
+    s.x_req = x
+    s.f_req = fvec
+    s.fnorm = s.fnorm1 = s.par = s.delta = s.xnorm = s.gnorm = 0.0
+    s.pnorm = s.actred = s.prered = s.ratio = 0.0
+    s.iter = 0
+    s.nfev = 0
+    s.njev = 0
+    s.info = 0
+    s.error = LM_OK
+    s.error_index = -1
+    s.phase = PH_HAVE_F0 if have_f0 else PH_START
+
+    # MINPACK's input checks (info = 0 when they fail).
+    if (n <= 0 or m < n or ldfjac < m or not (ftol >= 0.0) or not (xtol >= 0.0)
+            or not (gtol >= 0.0) or maxfev <= 0 or not (factor > 0.0)):
+        s.phase = PH_DONE
+        return 0
+    if s.mode == 2:
+        for j in range(n):
+            if not (diag[j] > 0.0):
+                s.phase = PH_DONE
+                return 0
+    return 1
+
+
+cdef void lm_fd_point(const lm_state_t* s, intp_t j, double* xp) noexcept nogil:
+    """The j-th point of an LM_EVAL_FD request: x + h_j e_j."""
+    fdjac_point(s.n, s.x, s.wa1, j, xp)
+
+
+cdef void lm_stop(lm_state_t* s, int info) noexcept nogil:
+    """End the fit at the driver's wish (MINPACK's negative iflag)."""
+    s.info = info
+    s.phase = PH_DONE
+
+
+cdef inline int _finish(lm_state_t* s) noexcept nogil:
+    s.phase = PH_DONE
+    return LM_DONE
+
+
+cdef int lm_advance(lm_state_t* s) noexcept nogil:
+    """Run the iteration until it needs an evaluation; return the request."""
+    cdef intp_t i, j, l
+    cdef intp_t m = s.m, n = s.n, ld = s.ldfjac
+    cdef double* fjac = s.fjac
+    cdef double ssum, temp, temp1, temp2, dirder
+    cdef double epsmch = DBL_EPSILON
+
+    while True:
+        if s.phase == PH_START:
+            s.x_req = s.x
+            s.f_req = s.fvec
+            s.phase = PH_HAVE_F0
+            return LM_EVAL_F
+
+        elif s.phase == PH_HAVE_F0:
+            s.nfev += 1
+            s.fnorm = enorm(m, s.fvec)
+            if not isfinite(s.fnorm):
+                s.error = LM_ERR_F0_NONFINITE
+                return _finish(s)
+            s.par = 0.0
+            s.iter = 1
+            s.phase = PH_JACOBIAN
+
+        elif s.phase == PH_JACOBIAN:
+            s.phase = PH_HAVE_J
+            s.x_req = s.x
+            if s.analytic:
+                return LM_EVAL_JAC
+            fdjac_steps(n, s.x, s.epsfcn, s.wa1)
+            return LM_EVAL_FD
+
+        elif s.phase == PH_HAVE_J:
+            if s.analytic:
+                s.njev += 1
+            else:
+                fdjac_columns(m, n, s.fvec, fjac, ld, s.wa1)
+                s.nfev += n
+
+            qrfac(m, n, fjac, ld, True, s.ipvt, s.wa1, s.wa2, s.wa3, s.scipy_qrfac)
+            # A NaN or inf anywhere in a column makes its norm non-finite.
+            for j in range(n):
+                if not isfinite(s.wa2[j]):
+                    s.error = LM_ERR_JAC_NONFINITE
+                    s.error_index = j
+                    return _finish(s)
+
+            if s.iter == 1:
+                # Scale by the column norms of the first Jacobian (mode 1), and
+                # set the first trust-region radius from ||D x||.
+                if s.mode != 2:
+                    for j in range(n):
+                        s.diag[j] = s.wa2[j]
+                        if s.wa2[j] == 0.0:
+                            s.diag[j] = 1.0
+                for j in range(n):
+                    s.wa3[j] = s.diag[j] * s.x[j]
+                s.xnorm = enorm(n, s.wa3)
+                s.delta = s.factor * s.xnorm
+                if s.delta == 0.0:
+                    s.delta = s.factor
+
+            # qtf = first n entries of Q^T f.
+            for i in range(m):
+                s.wa4[i] = s.fvec[i]
+            for j in range(n):
+                if fjac[j + ld * j] != 0.0:
+                    ssum = 0.0
+                    for i in range(j, m):
+                        ssum += fjac[i + ld * j] * s.wa4[i]
+                    temp = -ssum / fjac[j + ld * j]
+                    for i in range(j, m):
+                        s.wa4[i] += fjac[i + ld * j] * temp
+                fjac[j + ld * j] = s.wa1[j]
+                s.qtf[j] = s.wa4[j]
+
+            # Norm of the scaled gradient, and the gtol test.
+            s.gnorm = 0.0
+            if s.fnorm != 0.0:
+                for j in range(n):
+                    l = s.ipvt[j]
+                    if s.wa2[l] != 0.0:
+                        ssum = 0.0
+                        for i in range(j + 1):
+                            ssum += fjac[i + ld * j] * (s.qtf[i] / s.fnorm)
+                        s.gnorm = fmax(s.gnorm, fabs(ssum / s.wa2[l]))
+            if s.gnorm <= s.gtol:
+                s.info = 4
+                return _finish(s)
+
+            if s.mode != 2:
+                for j in range(n):
+                    s.diag[j] = fmax(s.diag[j], s.wa2[j])
+            s.phase = PH_TRIAL
+
+        elif s.phase == PH_TRIAL:
+            lmpar(n, fjac, ld, s.ipvt, s.diag, s.qtf, s.delta, &s.par, s.wa1,
+                  s.wa2, s.wa3, s.wa4)
+            # Direction p (in wa1), trial point x + p (in wa2), ||D p||.
+            for j in range(n):
+                s.wa1[j] = -s.wa1[j]
+                s.wa2[j] = s.x[j] + s.wa1[j]
+                s.wa3[j] = s.diag[j] * s.wa1[j]
+            s.pnorm = enorm(n, s.wa3)
+            if s.iter == 1:
+                s.delta = fmin(s.delta, s.pnorm)
+            s.x_req = s.wa2
+            s.f_req = s.wa4
+            s.phase = PH_HAVE_TRIAL
+            return LM_EVAL_F
+
+        elif s.phase == PH_HAVE_TRIAL:
+            s.nfev += 1
+            s.fnorm1 = enorm(m, s.wa4)
+            if not isfinite(s.fnorm1):
+                # A NaN or inf trial residual is an infinitely bad step: it is
+                # rejected and the trust region shrinks tenfold.
+                s.fnorm1 = INFINITY
+
+            # Scaled actual reduction.
+            if 0.1 * s.fnorm1 < s.fnorm:
+                temp = s.fnorm1 / s.fnorm
+                s.actred = 1.0 - temp * temp
+            else:
+                s.actred = -1.0
+
+            # Scaled predicted reduction and directional derivative.
+            for j in range(n):
+                s.wa3[j] = 0.0
+                temp = s.wa1[s.ipvt[j]]
+                for i in range(j + 1):
+                    s.wa3[i] += fjac[i + ld * j] * temp
+            temp1 = enorm(n, s.wa3) / s.fnorm
+            temp2 = (sqrt(s.par) * s.pnorm) / s.fnorm
+            s.prered = temp1 * temp1 + temp2 * temp2 / 0.5
+            dirder = -(temp1 * temp1 + temp2 * temp2)
+
+            s.ratio = s.actred / s.prered if s.prered != 0.0 else 0.0
+
+            # Update the trust-region radius.
+            if s.ratio <= 0.25:
+                if s.actred >= 0.0:
+                    temp = 0.5
+                else:
+                    temp = (0.5 * dirder) / (dirder + 0.5 * s.actred)
+                if 0.1 * s.fnorm1 >= s.fnorm or temp < 0.1:
+                    temp = 0.1
+                s.delta = temp * fmin(s.delta, s.pnorm / 0.1)
+                s.par = s.par / temp
+            elif s.par == 0.0 or s.ratio >= 0.75:
+                s.delta = s.pnorm / 0.5
+                s.par = 0.5 * s.par
+
+            # Accept a successful step.
+            if s.ratio >= 1.0e-4:
+                for j in range(n):
+                    s.x[j] = s.wa2[j]
+                    s.wa2[j] = s.diag[j] * s.x[j]
+                for i in range(m):
+                    s.fvec[i] = s.wa4[i]
+                s.xnorm = enorm(n, s.wa2)
+                s.fnorm = s.fnorm1
+                s.iter += 1
+
+            # Convergence tests.
+            if fabs(s.actred) <= s.ftol and s.prered <= s.ftol and 0.5 * s.ratio <= 1.0:
+                s.info = 1
+            if s.delta <= s.xtol * s.xnorm:
+                s.info = 2
+            if (fabs(s.actred) <= s.ftol and s.prered <= s.ftol
+                    and 0.5 * s.ratio <= 1.0 and s.info == 2):
+                s.info = 3
+            if s.info != 0:
+                return _finish(s)
+
+            # Termination and stringent tolerances.
+            if s.nfev >= s.maxfev:
+                s.info = 5
+            if fabs(s.actred) <= epsmch and s.prered <= epsmch and 0.5 * s.ratio <= 1.0:
+                s.info = 6
+            if s.delta <= epsmch * s.xnorm:
+                s.info = 7
+            if s.gnorm <= epsmch:
+                s.info = 8
+            if s.info != 0:
+                return _finish(s)
+
+            # Retry from the same Jacobian after a failed step, else a new one.
+            s.phase = PH_TRIAL if s.ratio < 1.0e-4 else PH_JACOBIAN
+
+        else:
+            return LM_DONE

@@ -1,0 +1,365 @@
+"""``leastsq``: the SciPy-compatible front end of the engine.
+
+Argument checking, SciPy's messages, ``cov_x`` and ``infodict`` live here;
+the numbers come from the engine through the Python-callback driver.
+"""
+import operator
+import warnings
+
+import numpy as np
+
+from lmfit_core._covar import covariance
+from lmfit_core._pydriver import ERR_F0_NONFINITE, ERR_JAC_NONFINITE, drive
+
+__all__ = ["leastsq", "ImproperInputError", "LEASTSQ_SUCCESS", "LEASTSQ_FAILURE"]
+
+LEASTSQ_SUCCESS = (1, 2, 3, 4)
+LEASTSQ_FAILURE = (5, 6, 7, 8)
+
+
+class ImproperInputError(TypeError, ValueError):
+    """An argument of `leastsq` is not valid.
+
+    SciPy reports improper input with ``ier = 0`` and a ``TypeError``; this
+    exception is a ``TypeError`` for code written against SciPy and a
+    ``ValueError`` for code that expects one, and its message names the
+    argument at fault.
+    """
+
+
+def _messages(ftol, xtol, gtol, maxfev):
+    # SciPy's texts, word for word (callers match on them).
+    return {
+        0: "Improper input parameters.",
+        1: "Both actual and predicted relative reductions "
+           f"in the sum of squares\n  are at most {ftol:f}",
+        2: "The relative error between two consecutive "
+           f"iterates is at most {xtol:f}",
+        3: "Both actual and predicted relative reductions in "
+           f"the sum of squares\n  are at most {ftol:f} and the "
+           "relative error between two consecutive "
+           f"iterates is at \n  most {xtol:f}",
+        4: "The cosine of the angle between func(x) and any "
+           "column of the\n  Jacobian is at most "
+           f"{gtol:f} in absolute value",
+        5: f"Number of calls to function has reached maxfev = {maxfev}.",
+        6: f"ftol={ftol:f} is too small, no further reduction "
+           "in the sum of squares\n  is possible.",
+        7: f"xtol={xtol:f} is too small, no further improvement in "
+           "the approximate\n  solution is possible.",
+        8: f"gtol={gtol:f} is too small, func(x) is orthogonal to the "
+           "columns of\n  the Jacobian to machine precision.",
+    }
+
+
+def _real_vector(value, name):
+    """`value` flattened to a new float64 vector; complex or non-numeric is an error."""
+    try:
+        arr = np.asarray(value)
+    except Exception as exc:
+        raise ImproperInputError(f"leastsq: {name} must be an array of real "
+                                 f"numbers, got {type(value).__name__}") from exc
+    if arr.dtype.kind == "c":
+        raise ImproperInputError(f"leastsq: {name} must be real, got complex values")
+    if arr.dtype.kind not in "biuf":
+        raise ImproperInputError(f"leastsq: {name} must be an array of real numbers, "
+                                 f"got an array of dtype {arr.dtype}")
+    return np.array(arr, dtype=np.float64, order="C").reshape(-1)
+
+
+def _nonnegative(value, name):
+    try:
+        v = float(value)
+    except (TypeError, ValueError) as exc:
+        raise ImproperInputError(f"leastsq: {name} must be a real number, "
+                                 f"got {value!r}") from exc
+    if not (v >= 0.0) or v == np.inf:
+        raise ImproperInputError(f"leastsq: {name} must be finite and >= 0, got {v!r}")
+    return v
+
+
+def _check_residuals(f0, n):
+    """Validate func(x0); return (fvec float64 copy, m, dtype, returned a scalar)."""
+    try:
+        arr = np.asarray(f0)
+    except Exception as exc:
+        raise TypeError("leastsq: func must return an array of floats, got "
+                        f"{type(f0).__name__}") from exc
+    if arr.dtype.kind == "c":
+        raise TypeError("leastsq: func returned complex values; leastsq fits real "
+                        "residuals (return the real and imaginary parts as separate "
+                        "residuals)")
+    if arr.dtype.kind not in "biuf":
+        raise TypeError("leastsq: func must return an array of floats, got an array "
+                        f"of dtype {arr.dtype}")
+    if arr.ndim > 1:
+        raise TypeError("leastsq: func must return a 1-D array of M residuals, got "
+                        f"an array of shape {arr.shape}")
+    m = arr.size
+    if n > m:
+        raise TypeError(f"Improper input: func input vector length N={n} must"
+                        f" not exceed func output vector length M={m}")
+    dtype = arr.dtype if arr.dtype.kind == "f" else np.dtype(np.float64)
+    fvec = np.array(arr, dtype=np.float64, order="C").reshape(-1)
+    return fvec, m, dtype, arr.ndim == 0
+
+
+def leastsq(func, x0, args=(), Dfun=None, full_output=False,
+            col_deriv=False, ftol=1.49012e-8, xtol=1.49012e-8,
+            gtol=0.0, maxfev=0, epsfcn=None, factor=100, diag=None):
+    """
+    Minimize the sum of squares of a set of equations.
+
+    ::
+
+        x = arg min(sum(func(y)**2,axis=0))
+                 y
+
+    A drop-in replacement for :func:`scipy.optimize.leastsq`: the same
+    arguments, defaults, return values, ``ier`` codes, messages, warnings and
+    exceptions, computed by MINPACK's ``lmdif`` (finite differences) or
+    ``lmder`` (with `Dfun`) in typed Cython. On the same problem it takes the
+    same steps as SciPy: the same ``nfev`` and the same `x` to rounding.
+
+    Parameters
+    ----------
+    func : callable
+        ``func(x, *args)`` returns the ``M`` residuals at the ``N`` parameters
+        `x` (a new 1-D float64 array each call). ``M`` must be at least ``N``
+        and must not change during the fit.
+    x0 : array_like
+        The starting estimate; flattened to a float64 vector of length ``N``.
+    args : tuple, optional
+        Extra arguments passed to `func` and `Dfun`. A non-tuple is wrapped
+        in a 1-tuple.
+    Dfun : callable, optional
+        ``Dfun(x, *args)`` returns the Jacobian of `func`, shape ``(M, N)``
+        (derivatives across the rows), or ``(N, M)`` with `col_deriv`. If
+        None, the Jacobian is estimated by forward differences.
+    full_output : bool, optional
+        If True, return all optional outputs, not just `x` and `ier`.
+    col_deriv : bool, optional
+        If True, `Dfun` returns derivatives down the columns, shape
+        ``(N, M)``: MINPACK's own layout, copied without a transpose.
+    ftol : float, optional
+        Relative error desired in the sum of squares.
+    xtol : float, optional
+        Relative error desired in the approximate solution.
+    gtol : float, optional
+        Orthogonality desired between the function vector and the columns of
+        the Jacobian.
+    maxfev : int, optional
+        The maximum number of calls to `func`. If 0 (or negative): ``100*(N+1)``
+        with `Dfun`, otherwise ``200*(N+1)``.
+    epsfcn : float, optional
+        Determines the step of the forward-difference Jacobian:
+        ``sqrt(max(epsfcn, eps)) * |x_j|``. If None, the machine epsilon of
+        the dtype `func` returns (that of float64 for non-float results).
+    factor : float, optional
+        Determines the initial step bound ``factor * ||diag * x||`` (or
+        `factor` itself when that is zero). Must be positive; should lie in
+        ``(0.1, 100)``.
+    diag : sequence, optional
+        ``N`` positive scale factors for the variables. If None, the
+        variables are scaled by the column norms of the Jacobian.
+
+    Returns
+    -------
+    x : ndarray
+        The solution (or the last accepted iterate for an unsuccessful call),
+        always 1-D of length ``N``.
+    cov_x : ndarray or None
+        The inverse of ``J^T J`` at the solution, from the final QR factors,
+        as SciPy computes it; None when ``R`` is singular or `ier` is not in
+        1-4. Multiply by the residual variance to get the covariance of `x`.
+        Only returned if `full_output` is True.
+    infodict : dict
+        Only returned if `full_output` is True, with the keys
+
+        ``nfev``
+            The number of calls to `func`.
+        ``njev``
+            The number of calls to `Dfun` (only when `Dfun` is given).
+        ``fvec``
+            `func` evaluated at the output `x`.
+        ``fjac``
+            Shape ``(N, M)``: the transpose of MINPACK's ``fjac``, whose upper
+            triangle is ``R`` of the final ``J P = Q R`` (diagonal of
+            non-increasing magnitude) and whose lower part holds the
+            Householder vectors and MINPACK's work.
+        ``ipvt``
+            int32, shape ``(N,)``: the 0-based permutation ``P``; column ``j``
+            of ``P`` is column ``ipvt[j]`` of the identity (as in SciPy 1.15
+            and later).
+        ``qtf``
+            The first ``N`` entries of ``Q^T fvec``.
+    mesg : str
+        SciPy's message for `ier`. Only returned if `full_output` is True.
+    ier : int
+        1, 2, 3 or 4 when a solution was found, 5-8 otherwise (see `mesg`).
+
+    Raises
+    ------
+    ImproperInputError
+        (a subclass of both TypeError and ValueError) when an argument is
+        invalid: empty, complex or non-finite `x0`, negative or non-finite
+        tolerances, non-positive `factor`, a `diag` that is not ``N``
+        positive finite numbers, a non-integer `maxfev`.
+    TypeError
+        When `func` or `Dfun` is not callable, when ``N > M`` (SciPy's text),
+        or when `func` or `Dfun` returns an array of the wrong shape or type.
+    ValueError
+        When `func` is not finite at `x0`, when the Jacobian is not finite,
+        or when the number of residuals changes during the fit.
+    Exception
+        Anything `func` or `Dfun` raises propagates unchanged.
+
+    Warns
+    -----
+    RuntimeWarning
+        With ``full_output=False``, when ``ier`` is 5-8 (with `mesg` as text).
+
+    See Also
+    --------
+    scipy.optimize.leastsq : The reference this function reproduces.
+
+    Notes
+    -----
+    Where this function deliberately differs from SciPy 1.17:
+
+    - SciPy evaluates `func` at `x0` three times and `Dfun` once more than it
+      reports. Here `func` is called exactly ``nfev`` times and `Dfun`
+      exactly ``njev`` times; the first call, at `x0`, both sizes the problem
+      and starts MINPACK's iteration.
+    - SciPy may report success when the residuals are NaN. Here a `func`
+      that is not finite at `x0` raises ``ValueError``, a non-finite trial
+      point is a rejected step (the trust region shrinks tenfold, as for an
+      infinite residual), and a non-finite Jacobian raises ``ValueError``
+      naming the column; a returned `x` and ``fvec`` are always finite.
+    - SciPy returns ``ier = 0`` for improper input; here
+      :class:`ImproperInputError` says which argument is wrong. Complex
+      input or output is an error, never silently truncated.
+    - `func` gets a fresh array at every call (SciPy passes a view of its
+      work array, which it later modifies).
+    - An exception raised by `func` or `Dfun` propagates unchanged from any
+      point of the fit.
+
+    Examples
+    --------
+    >>> from lmfit_core import leastsq
+    >>> def func(x):
+    ...     return 2*(x-3)**2+1
+    >>> leastsq(func, 0)
+    (array([2.99999999]), 1)
+    """
+    return _leastsq(func, x0, args, Dfun, full_output, col_deriv, ftol, xtol, gtol,
+                    maxfev, epsfcn, factor, diag)
+
+
+def _leastsq(func, x0, args, Dfun, full_output, col_deriv, ftol, xtol, gtol, maxfev,
+             epsfcn, factor, diag, *, scipy_qrfac=False, stacklevel=3):
+    # The body of leastsq. scipy_qrfac (parity tests only) reproduces the column
+    # norm recomputation of SciPy <= 1.17.1's qrfac; stacklevel points the
+    # RuntimeWarning at the caller of leastsq.
+    if not callable(func):
+        raise TypeError(f"leastsq: func must be callable, got {type(func).__name__}")
+    if Dfun is not None and not callable(Dfun):
+        raise TypeError(f"leastsq: Dfun must be callable or None, got "
+                        f"{type(Dfun).__name__}")
+    x = _real_vector(x0, "x0")
+    n = x.size
+    if n == 0:
+        raise ImproperInputError("leastsq: x0 must contain at least one parameter")
+    if not np.isfinite(x).all():
+        raise ImproperInputError("leastsq: x0 must be finite, got "
+                                 f"{np.array2string(x, threshold=10)}")
+    if not isinstance(args, tuple):
+        args = (args,)
+    ftol = _nonnegative(ftol, "ftol")
+    xtol = _nonnegative(xtol, "xtol")
+    gtol = _nonnegative(gtol, "gtol")
+    try:
+        factor = float(factor)
+    except (TypeError, ValueError) as exc:
+        raise ImproperInputError(f"leastsq: factor must be a real number, got "
+                                 f"{factor!r}") from exc
+    if not (0.0 < factor < np.inf):
+        raise ImproperInputError(f"leastsq: factor must be positive and finite, got "
+                                 f"{factor!r}")
+    try:
+        maxfev = operator.index(maxfev)
+    except TypeError as exc:
+        raise ImproperInputError(f"leastsq: maxfev must be an integer, got "
+                                 f"{maxfev!r}") from exc
+    if epsfcn is not None:
+        try:
+            epsfcn = float(epsfcn)
+        except (TypeError, ValueError) as exc:
+            raise ImproperInputError(f"leastsq: epsfcn must be a real number or "
+                                     f"None, got {epsfcn!r}") from exc
+        if np.isnan(epsfcn):
+            raise ImproperInputError("leastsq: epsfcn must not be NaN")
+    if diag is None:
+        mode = 1
+        scale = np.empty(n)
+    else:
+        mode = 2
+        scale = _real_vector(diag, "diag")
+        if scale.size != n:
+            raise ImproperInputError(f"leastsq: diag must have N={n} entries, got "
+                                     f"{scale.size}")
+        if not (np.isfinite(scale).all() and (scale > 0).all()):
+            raise ImproperInputError("leastsq: diag must hold positive finite scale "
+                                     f"factors, got {np.array2string(scale, threshold=10)}")
+
+    # The first evaluation sizes the problem and is MINPACK's first evaluation.
+    fvec, m, dtype, scalar_output = _check_residuals(func(x.copy(), *args), n)
+    if not np.isfinite(fvec).all():
+        bad = np.flatnonzero(~np.isfinite(fvec))
+        raise ValueError(f"leastsq: func returned non-finite residuals at x0 (NaN "
+                         f"or inf at positions {bad[:10].tolist()}); the fit needs "
+                         "finite residuals at the starting point")
+    if epsfcn is None:
+        epsfcn = float(np.finfo(dtype).eps)
+    # SciPy's defaults: 0 means the default here, a negative value in MINPACK's
+    # wrapper; both end at the same count, but the message shows the given value.
+    default_maxfev = (200 if Dfun is None else 100) * (n + 1)
+    if maxfev == 0:
+        maxfev = default_maxfev
+    run_maxfev = default_maxfev if maxfev < 0 else maxfev
+
+    fjac = np.empty((n, m))
+    ipvt = np.empty(n, dtype=np.int32)
+    qtf = np.empty(n)
+    info, nfev, njev, error, column = drive(
+        func, Dfun, args, bool(col_deriv), x, fvec, fjac, scale, mode, ipvt, qtf,
+        ftol, xtol, gtol, run_maxfev, epsfcn, factor, scipy_qrfac)
+
+    if error == ERR_JAC_NONFINITE:
+        if Dfun is None:
+            raise ValueError(
+                f"leastsq: the finite-difference Jacobian is not finite in column "
+                f"{column}: func returned NaN or inf at x + h*e_{column}, "
+                f"x = {np.array2string(x, threshold=10)}")
+        raise ValueError(f"leastsq: Dfun returned NaN or inf in the derivatives "
+                         f"with respect to x[{column}], at x = "
+                         f"{np.array2string(x, threshold=10)}")
+    if error == ERR_F0_NONFINITE:  # pragma: no cover - checked above
+        raise ValueError("leastsq: func returned non-finite residuals at x0")
+
+    messages = _messages(ftol, xtol, gtol, maxfev)
+    if info == 0:  # pragma: no cover - every improper input is rejected above
+        raise ImproperInputError(messages[0])
+    if not full_output:
+        if info in LEASTSQ_FAILURE:
+            warnings.warn(messages[info], RuntimeWarning, stacklevel=stacklevel)
+        return x, info
+
+    cov_x = covariance(fjac, ipvt) if info in LEASTSQ_SUCCESS else None
+    infodict = {"fvec": fvec[0] if scalar_output else fvec, "nfev": nfev}
+    if Dfun is not None:
+        infodict["njev"] = njev
+    infodict["fjac"] = fjac
+    infodict["ipvt"] = ipvt
+    infodict["qtf"] = qtf
+    return x, cov_x, infodict, messages[info], info

@@ -1,0 +1,161 @@
+"""The Python-callback driver: answers the engine's requests by calling ``func``/``Dfun``.
+
+It holds the GIL while it calls Python and releases it while the engine works
+on large problems. All state of a fit lives in a stack-allocated
+``lm_state_t`` and in NumPy arrays, so an exception raised by a callback simply
+propagates: the fit is abandoned, nothing leaks, and other fits (in other
+threads, or nested inside ``func``) are unaffected.
+"""
+import numpy as np
+
+cimport numpy as cnp
+from libc.string cimport memcpy
+
+from lmfit_core._engine cimport (LM_DONE, LM_ERR_F0_NONFINITE, LM_ERR_JAC_NONFINITE,
+                                 LM_EVAL_F, LM_EVAL_FD, LM_EVAL_JAC, lm_advance, lm_fd_point, lm_init, lm_state_t,
+                                 lm_work_size)
+from lmfit_core._typedefs cimport intp_t
+
+cnp.import_array()
+
+# The engine's error codes, for the Python layer.
+ERR_F0_NONFINITE = LM_ERR_F0_NONFINITE
+ERR_JAC_NONFINITE = LM_ERR_JAC_NONFINITE
+
+# Release the GIL around the engine's own work only when that work outweighs
+# the cost of releasing it (m * n counts the entries of the Jacobian).
+cdef enum:
+    NOGIL_MIN_SIZE = 4096
+
+
+cdef str _callable_name(object f, str argname):
+    name = getattr(f, "__name__", None)
+    return f"{argname} ({name!r})" if name else argname
+
+
+cdef object _as_real_array(object res, str what):
+    # The slow path of the conversions: anything that is not already a float64
+    # ndarray. Complex and non-numeric results are errors, never truncated.
+    try:
+        arr = np.asarray(res)
+    except Exception as exc:
+        raise TypeError(f"leastsq: {what} must return an array of floats, "
+                        f"got {type(res).__name__}") from exc
+    if arr.dtype.kind == "c":
+        raise TypeError(f"leastsq: {what} returned complex values; leastsq fits "
+                        "real residuals (return the real and imaginary parts as "
+                        "separate residuals)")
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"leastsq: {what} must return an array of floats, got an "
+                        f"array of dtype {arr.dtype}")
+    return np.ascontiguousarray(arr, dtype=np.float64)
+
+
+cdef int store_residuals(object res, double* out, intp_t m, object func) except -1:
+    """Copy the residuals returned by func into out[0:m], checking their count."""
+    if (type(res) is np.ndarray
+            and cnp.PyArray_TYPE(<cnp.ndarray>res) == cnp.NPY_DOUBLE
+            and cnp.PyArray_NDIM(<cnp.ndarray>res) == 1
+            and cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray>res)
+            and cnp.PyArray_SIZE(<cnp.ndarray>res) == m):
+        memcpy(out, cnp.PyArray_DATA(<cnp.ndarray>res), m * sizeof(double))
+        return 0
+    what = _callable_name(func, "func")
+    arr = _as_real_array(res, what)
+    if arr.ndim > 1:
+        raise TypeError(f"leastsq: {what} must return a 1-D array of M residuals, "
+                        f"got an array of shape {arr.shape}")
+    if arr.size != m:
+        raise ValueError(f"leastsq: {what} returned {arr.size} residuals where it "
+                         f"returned M={m} at x0; the number of residuals must not "
+                         "change during the fit")
+    memcpy(out, cnp.PyArray_DATA(<cnp.ndarray>arr), m * sizeof(double))
+    return 0
+
+
+cdef int store_jacobian(object res, cnp.ndarray fjac, intp_t m, intp_t n,
+                        bint col_deriv, object Dfun, bint first) except -1:
+    """Copy the Jacobian returned by Dfun into fjac (shape (n, m): column-major J)."""
+    cdef tuple expected = (n, m) if col_deriv else (m, n)
+    if type(res) is np.ndarray and cnp.PyArray_TYPE(<cnp.ndarray>res) == cnp.NPY_DOUBLE:
+        arr = res
+    else:
+        arr = _as_real_array(res, _callable_name(Dfun, "Dfun"))
+    if arr.shape == expected:
+        np.copyto(fjac, arr if col_deriv else arr.T)
+        return 0
+    if (m == 1 or n == 1) and arr.ndim <= 2 and arr.size == m * n:
+        # With one row or one column both layouts hold the same sequence.
+        np.copyto(fjac.reshape(-1), arr.reshape(-1))
+        return 0
+    msg = (f"leastsq: there is a mismatch between the input and output shape of "
+           f"the {_callable_name(Dfun, 'Dfun')} argument: shape should be "
+           f"{expected} (col_deriv={bool(col_deriv)}) but it is {arr.shape}.")
+    if first:
+        raise TypeError(msg)
+    raise ValueError(msg + " The shape of the Jacobian must not change during the fit.")
+
+
+cdef inline cnp.ndarray new_point(const double* src, intp_t n):
+    # Every call gets its own array, so a callback may keep or modify it freely.
+    cdef cnp.npy_intp dim = n
+    cdef cnp.ndarray xa = cnp.PyArray_EMPTY(1, &dim, cnp.NPY_DOUBLE, 0)
+    memcpy(cnp.PyArray_DATA(xa), src, n * sizeof(double))
+    return xa
+
+
+def drive(object func, object Dfun, tuple args, bint col_deriv,
+          cnp.ndarray x, cnp.ndarray fvec, cnp.ndarray fjac, cnp.ndarray diag,
+          int mode, cnp.ndarray ipvt, cnp.ndarray qtf, double ftol, double xtol,
+          double gtol, Py_ssize_t maxfev, double epsfcn, double factor,
+          bint scipy_qrfac=False):
+    """Run one Levenberg-Marquardt fit whose residuals come from Python.
+
+    All arrays are C-contiguous and owned by the caller: `x` (n), `fvec` (m,
+    holding ``func(x)`` on entry; that call counts as the first evaluation),
+    `fjac` (shape (n, m), i.e. the column-major m x n Jacobian), `diag` (n,
+    read when ``mode == 2``, written otherwise), `ipvt` (n, int32), `qtf` (n).
+    They hold MINPACK's outputs on return. `scipy_qrfac` (tests only) makes
+    qrfac recompute column norms as SciPy <= 1.17.1 does (see ``_qrfac``).
+
+    Returns
+    -------
+    info, nfev, njev, error, error_index : int
+        MINPACK's info code, the evaluation counts, and the engine's error
+        code (``LM_ERR_*``) with the offending Jacobian column.
+    """
+    cdef intp_t n = cnp.PyArray_SIZE(x), m = cnp.PyArray_SIZE(fvec), j
+    cdef cnp.ndarray work = np.empty(lm_work_size(m, n))
+    cdef lm_state_t s
+    cdef int req
+    cdef bint release = m * n >= NOGIL_MIN_SIZE
+    cdef bint analytic = Dfun is not None
+    cdef double* fjac_data = <double*>cnp.PyArray_DATA(fjac)
+
+    lm_init(&s, m, n, <double*>cnp.PyArray_DATA(x), <double*>cnp.PyArray_DATA(fvec),
+            fjac_data, m, <double*>cnp.PyArray_DATA(diag), mode,
+            <int*>cnp.PyArray_DATA(ipvt), <double*>cnp.PyArray_DATA(qtf),
+            <double*>cnp.PyArray_DATA(work), ftol, xtol, gtol, maxfev, epsfcn,
+            factor, analytic, True)
+    s.scipy_qrfac = scipy_qrfac
+    while True:
+        if release:
+            with nogil:
+                req = lm_advance(&s)
+        else:
+            req = lm_advance(&s)
+        if req == LM_DONE:
+            break
+        elif req == LM_EVAL_F:
+            res = func(new_point(s.x_req, n), *args)
+            store_residuals(res, s.f_req, m, func)
+        elif req == LM_EVAL_FD:
+            for j in range(n):
+                xa = new_point(s.x, n)
+                lm_fd_point(&s, j, <double*>cnp.PyArray_DATA(xa))
+                res = func(xa, *args)
+                store_residuals(res, fjac_data + j * m, m, func)
+        elif req == LM_EVAL_JAC:
+            res = Dfun(new_point(s.x_req, n), *args)
+            store_jacobian(res, fjac, m, n, col_deriv, Dfun, s.njev == 0)
+    return s.info, s.nfev, s.njev, s.error, s.error_index
