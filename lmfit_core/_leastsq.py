@@ -9,7 +9,7 @@ import warnings
 import numpy as np
 
 from lmfit_core._covar import covariance
-from lmfit_core._pydriver import ERR_F0_NONFINITE, ERR_JAC_NONFINITE, drive
+from lmfit_core._pydriver import ERR_F0_NONFINITE, ERR_JAC_NONFINITE, all_finite, drive
 
 __all__ = ["leastsq", "ImproperInputError", "LEASTSQ_SUCCESS", "LEASTSQ_FAILURE"]
 
@@ -27,33 +27,41 @@ class ImproperInputError(TypeError, ValueError):
     """
 
 
-def _messages(ftol, xtol, gtol, maxfev):
-    # SciPy's texts, word for word (callers match on them).
-    return {
-        0: "Improper input parameters.",
-        1: "Both actual and predicted relative reductions "
-           f"in the sum of squares\n  are at most {ftol:f}",
-        2: "The relative error between two consecutive "
-           f"iterates is at most {xtol:f}",
-        3: "Both actual and predicted relative reductions in "
-           f"the sum of squares\n  are at most {ftol:f} and the "
-           "relative error between two consecutive "
-           f"iterates is at \n  most {xtol:f}",
-        4: "The cosine of the angle between func(x) and any "
-           "column of the\n  Jacobian is at most "
-           f"{gtol:f} in absolute value",
-        5: f"Number of calls to function has reached maxfev = {maxfev}.",
-        6: f"ftol={ftol:f} is too small, no further reduction "
-           "in the sum of squares\n  is possible.",
-        7: f"xtol={xtol:f} is too small, no further improvement in "
-           "the approximate\n  solution is possible.",
-        8: f"gtol={gtol:f} is too small, func(x) is orthogonal to the "
-           "columns of\n  the Jacobian to machine precision.",
-    }
+def _message(info, ftol, xtol, gtol, maxfev):
+    """SciPy's text for `info`, word for word (callers match on it)."""
+    if info == 1:
+        return ("Both actual and predicted relative reductions "
+                f"in the sum of squares\n  are at most {ftol:f}")
+    if info == 2:
+        return ("The relative error between two consecutive "
+                f"iterates is at most {xtol:f}")
+    if info == 3:
+        return ("Both actual and predicted relative reductions in "
+                f"the sum of squares\n  are at most {ftol:f} and the "
+                "relative error between two consecutive "
+                f"iterates is at \n  most {xtol:f}")
+    if info == 4:
+        return ("The cosine of the angle between func(x) and any "
+                "column of the\n  Jacobian is at most "
+                f"{gtol:f} in absolute value")
+    if info == 5:
+        return f"Number of calls to function has reached maxfev = {maxfev}."
+    if info == 6:
+        return (f"ftol={ftol:f} is too small, no further reduction "
+                "in the sum of squares\n  is possible.")
+    if info == 7:
+        return (f"xtol={xtol:f} is too small, no further improvement in "
+                "the approximate\n  solution is possible.")
+    if info == 8:
+        return (f"gtol={gtol:f} is too small, func(x) is orthogonal to the "
+                "columns of\n  the Jacobian to machine precision.")
+    return "Improper input parameters."
 
 
 def _real_vector(value, name):
     """`value` flattened to a new float64 vector; complex or non-numeric is an error."""
+    if type(value) is np.ndarray and value.dtype == np.float64:
+        return value.flatten()
     try:
         arr = np.asarray(value)
     except Exception as exc:
@@ -80,6 +88,11 @@ def _nonnegative(value, name):
 
 def _check_residuals(f0, n):
     """Validate func(x0); return (fvec float64 copy, m, dtype, returned a scalar)."""
+    if type(f0) is np.ndarray and f0.dtype == np.float64 and f0.ndim == 1:
+        if n > f0.size:
+            raise TypeError(f"Improper input: func input vector length N={n} must"
+                            f" not exceed func output vector length M={f0.size}")
+        return f0.copy(), f0.size, f0.dtype, False
     try:
         arr = np.asarray(f0)
     except Exception as exc:
@@ -270,7 +283,7 @@ def _leastsq(func, x0, args, Dfun, full_output, col_deriv, ftol, xtol, gtol, max
     n = x.size
     if n == 0:
         raise ImproperInputError("leastsq: x0 must contain at least one parameter")
-    if not np.isfinite(x).all():
+    if not all_finite(x):
         raise ImproperInputError("leastsq: x0 must be finite, got "
                                  f"{np.array2string(x, threshold=10)}")
     if not isinstance(args, tuple):
@@ -308,17 +321,12 @@ def _leastsq(func, x0, args, Dfun, full_output, col_deriv, ftol, xtol, gtol, max
         if scale.size != n:
             raise ImproperInputError(f"leastsq: diag must have N={n} entries, got "
                                      f"{scale.size}")
-        if not (np.isfinite(scale).all() and (scale > 0).all()):
+        if not (all_finite(scale) and (scale > 0).all()):
             raise ImproperInputError("leastsq: diag must hold positive finite scale "
                                      f"factors, got {np.array2string(scale, threshold=10)}")
 
     # The first evaluation sizes the problem and is MINPACK's first evaluation.
     fvec, m, dtype, scalar_output = _check_residuals(func(x.copy(), *args), n)
-    if not np.isfinite(fvec).all():
-        bad = np.flatnonzero(~np.isfinite(fvec))
-        raise ValueError(f"leastsq: func returned non-finite residuals at x0 (NaN "
-                         f"or inf at positions {bad[:10].tolist()}); the fit needs "
-                         "finite residuals at the starting point")
     if epsfcn is None:
         epsfcn = float(np.finfo(dtype).eps)
     # SciPy's defaults: 0 means the default here, a negative value in MINPACK's
@@ -344,15 +352,17 @@ def _leastsq(func, x0, args, Dfun, full_output, col_deriv, ftol, xtol, gtol, max
         raise ValueError(f"leastsq: Dfun returned NaN or inf in the derivatives "
                          f"with respect to x[{column}], at x = "
                          f"{np.array2string(x, threshold=10)}")
-    if error == ERR_F0_NONFINITE:  # pragma: no cover - checked above
-        raise ValueError("leastsq: func returned non-finite residuals at x0")
-
-    messages = _messages(ftol, xtol, gtol, maxfev)
+    if error == ERR_F0_NONFINITE:
+        bad = np.flatnonzero(~np.isfinite(fvec))
+        raise ValueError(f"leastsq: func returned non-finite residuals at x0 (NaN "
+                         f"or inf at positions {bad[:10].tolist()}); the fit needs "
+                         "finite residuals at the starting point")
     if info == 0:  # pragma: no cover - every improper input is rejected above
-        raise ImproperInputError(messages[0])
+        raise ImproperInputError(_message(0, ftol, xtol, gtol, maxfev))
     if not full_output:
         if info in LEASTSQ_FAILURE:
-            warnings.warn(messages[info], RuntimeWarning, stacklevel=stacklevel)
+            warnings.warn(_message(info, ftol, xtol, gtol, maxfev), RuntimeWarning,
+                          stacklevel=stacklevel)
         return x, info
 
     cov_x = covariance(fjac, ipvt) if info in LEASTSQ_SUCCESS else None
@@ -362,4 +372,4 @@ def _leastsq(func, x0, args, Dfun, full_output, col_deriv, ftol, xtol, gtol, max
     infodict["fjac"] = fjac
     infodict["ipvt"] = ipvt
     infodict["qtf"] = qtf
-    return x, cov_x, infodict, messages[info], info
+    return x, cov_x, infodict, _message(info, ftol, xtol, gtol, maxfev), info

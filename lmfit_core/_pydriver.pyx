@@ -9,6 +9,7 @@ threads, or nested inside ``func``) are unaffected.
 import numpy as np
 
 cimport numpy as cnp
+from libc.math cimport isfinite
 from libc.string cimport memcpy
 
 from lmfit_core._engine cimport (LM_DONE, LM_ERR_F0_NONFINITE, LM_ERR_JAC_NONFINITE,
@@ -96,6 +97,22 @@ cdef int store_jacobian(object res, cnp.ndarray fjac, intp_t m, intp_t n,
     raise ValueError(msg + " The shape of the Jacobian must not change during the fit.")
 
 
+def all_finite(const double[::1] v):
+    """Whether every entry of the float64 vector `v` is finite."""
+    cdef Py_ssize_t i
+    for i in range(v.shape[0]):
+        if not isfinite(v[i]):
+            return False
+    return True
+
+
+cdef inline object call(object f, cnp.ndarray xa, tuple args):
+    # Without extra arguments, a one-argument call avoids building a new tuple.
+    if not args:
+        return f(xa)
+    return f(xa, *args)
+
+
 cdef inline cnp.ndarray new_point(const double* src, intp_t n):
     # Every call gets its own array, so a callback may keep or modify it freely.
     cdef cnp.npy_intp dim = n
@@ -147,15 +164,15 @@ def drive(object func, object Dfun, tuple args, bint col_deriv,
         if req == LM_DONE:
             break
         elif req == LM_EVAL_F:
-            res = func(new_point(s.x_req, n), *args)
+            res = call(func, new_point(s.x_req, n), args)
             store_residuals(res, s.f_req, m, func)
         elif req == LM_EVAL_FD:
             for j in range(n):
                 xa = new_point(s.x, n)
                 lm_fd_point(&s, j, <double*>cnp.PyArray_DATA(xa))
-                res = func(xa, *args)
+                res = call(func, xa, args)
                 store_residuals(res, fjac_data + j * m, m, func)
         elif req == LM_EVAL_JAC:
-            res = Dfun(new_point(s.x_req, n), *args)
+            res = call(Dfun, new_point(s.x_req, n), args)
             store_jacobian(res, fjac, m, n, col_deriv, Dfun, s.njev == 0)
     return s.info, s.nfev, s.njev, s.error, s.error_index
