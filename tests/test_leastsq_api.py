@@ -343,3 +343,28 @@ def test_non_callables_and_complex_output():
 
     with pytest.raises(TypeError, match="complex"):
         leastsq(later_complex, [0.0])
+
+
+def _ier_cases():
+    from lmfit_core import _problems
+    jac = np.array([[1.0, 0.0], [0.0, 1.0], [0.0, 0.0]])
+    b = np.array([0.0, 0.0, 1.0])
+    lin = _problems.get_problem("linear_full_rank_n5_m10")
+    return [
+        (lambda x: jac @ x - b, [1e-17, 0.0], dict(ftol=0, xtol=0, gtol=0), 8),
+        (lin.fcn, lin.x0(1), dict(ftol=0, xtol=0, gtol=0), 6),
+        (lin.fcn, lin.x0(10), dict(ftol=0, xtol=0, gtol=0), 7),
+    ]
+
+
+@pytest.mark.parametrize("case", range(3))
+def test_ier_6_7_8_warn_like_scipy_without_full_output(case):
+    func, x0, options, ier = _ier_cases()[case]
+    with warnings.catch_warnings(record=True) as theirs:
+        warnings.simplefilter("always")
+        x_ref, ier_ref = optimize.leastsq(func, x0, **options)
+    with pytest.warns(RuntimeWarning) as ours:
+        x, ier_got = leastsq(func, x0, **options)
+    assert ier_got == ier_ref == ier
+    assert [str(w.message) for w in ours] == [str(w.message) for w in theirs]
+    assert_array_equal(x, x_ref)
