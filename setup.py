@@ -51,7 +51,7 @@ else:
 EXTENSIONS = [
     Extension(
         f"lmfit_core.{name}",
-        [f"lmfit_core/{name}.pyx"],
+        [f"src/lmfit_core/{name}.pyx"],
         include_dirs=[np.get_include()],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_25_API_VERSION"),
                        ("NPY_TARGET_VERSION", "NPY_1_25_API_VERSION")],
@@ -61,4 +61,7 @@ EXTENSIONS = [
     for name in MODULES
 ]
 
-setup(ext_modules=cythonize(EXTENSIONS, compiler_directives=DIRECTIVES))
+# src layout: the package lives in src/ so that running Python from the
+# repository root never imports the unbuilt sources instead of the install.
+setup(ext_modules=cythonize(EXTENSIONS, compiler_directives=DIRECTIVES,
+                            include_path=["src"]))

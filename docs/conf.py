@@ -11,18 +11,13 @@ import os
 import sys
 from pathlib import Path
 
-# The repository uses a flat layout, so ``python -m sphinx`` run from the root
-# puts the source tree first on sys.path. Use it only if it has been built in
-# place (``python setup.py build_ext --inplace``); otherwise drop it so that
-# the installed package is documented instead of an unbuilt copy.
-ROOT = Path(__file__).resolve().parent.parent
-_built_in_place = any((ROOT / "lmfit_core").glob("_engine.*.so")) or any(
-    (ROOT / "lmfit_core").glob("_engine.*.pyd"))
-if _built_in_place:
-    if str(ROOT) not in sys.path:
-        sys.path.insert(0, str(ROOT))
-else:
-    sys.path[:] = [p for p in sys.path if Path(p or os.curdir).resolve() != ROOT]
+# Document an in-place build (``python setup.py build_ext --inplace``) of the
+# sources in src/ if there is one, else the installed package.
+SRC = Path(__file__).resolve().parent.parent / "src"
+_built_in_place = any((SRC / "lmfit_core").glob("_engine.*.so")) or any(
+    (SRC / "lmfit_core").glob("_engine.*.pyd"))
+if _built_in_place and str(SRC) not in sys.path:
+    sys.path.insert(0, str(SRC))
 
 try:
     import lmfit_core
