@@ -333,7 +333,7 @@ def test_non_callables_and_complex_output():
         leastsq(lambda x: x, [0.0], Dfun=3)
     with pytest.raises(TypeError, match="complex"):
         leastsq(lambda x: x + 1j, [0.0])
-    with pytest.raises(TypeError, match="array of floats"):
+    with pytest.raises(TypeError, match="residuals of func must be an array of real numbers"):
         leastsq(lambda x: np.array(["a", "b"]), [0.0])
     calls = []
 

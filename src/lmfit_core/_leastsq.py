@@ -9,7 +9,8 @@ import warnings
 import numpy as np
 
 from lmfit_core._covar import covariance
-from lmfit_core._pydriver import ERR_F0_NONFINITE, ERR_JAC_NONFINITE, all_finite, drive
+from lmfit_core._pydriver import (ERR_F0_NONFINITE, ERR_JAC_NONFINITE, all_finite, drive,
+                                  real_array)
 
 __all__ = ["leastsq", "ImproperInputError", "LEASTSQ_SUCCESS", "LEASTSQ_FAILURE"]
 
@@ -62,16 +63,7 @@ def _real_vector(value, name):
     """`value` flattened to a new float64 vector; complex or non-numeric is an error."""
     if type(value) is np.ndarray and value.dtype == np.float64:
         return value.flatten()
-    try:
-        arr = np.asarray(value)
-    except Exception as exc:
-        raise ImproperInputError(f"leastsq: {name} must be an array of real "
-                                 f"numbers, got {type(value).__name__}") from exc
-    if arr.dtype.kind == "c":
-        raise ImproperInputError(f"leastsq: {name} must be real, got complex values")
-    if arr.dtype.kind not in "biuf":
-        raise ImproperInputError(f"leastsq: {name} must be an array of real numbers, "
-                                 f"got an array of dtype {arr.dtype}")
+    arr = real_array(value, name, ImproperInputError)
     return np.array(arr, dtype=np.float64, order="C").reshape(-1)
 
 
@@ -93,18 +85,7 @@ def _check_residuals(f0, n):
             raise TypeError(f"Improper input: func input vector length N={n} must"
                             f" not exceed func output vector length M={f0.size}")
         return f0.copy(), f0.size, f0.dtype, False
-    try:
-        arr = np.asarray(f0)
-    except Exception as exc:
-        raise TypeError("leastsq: func must return an array of floats, got "
-                        f"{type(f0).__name__}") from exc
-    if arr.dtype.kind == "c":
-        raise TypeError("leastsq: func returned complex values; leastsq fits real "
-                        "residuals (return the real and imaginary parts as separate "
-                        "residuals)")
-    if arr.dtype.kind not in "biuf":
-        raise TypeError("leastsq: func must return an array of floats, got an array "
-                        f"of dtype {arr.dtype}")
+    arr = real_array(f0, "the residuals of func")
     if arr.ndim > 1:
         raise TypeError("leastsq: func must return a 1-D array of M residuals, got "
                         f"an array of shape {arr.shape}")

@@ -34,22 +34,24 @@ cdef str _callable_name(object f, str argname):
     return f"{argname} ({name!r})" if name else argname
 
 
-cdef object _as_real_array(object res, str what):
-    # The slow path of the conversions: anything that is not already a float64
-    # ndarray. Complex and non-numeric results are errors, never truncated.
+def real_array(object value, str what, type error=TypeError):
+    """`value` as an ndarray of real numbers (bool, integer or float), else `error`.
+
+    Complex values are refused, never truncated to their real part. The array
+    keeps its dtype (the caller may need it); `what` names the value in the
+    message.
+    """
     try:
-        arr = np.asarray(res)
+        arr = np.asarray(value)
     except Exception as exc:
-        raise TypeError(f"leastsq: {what} must return an array of floats, "
-                        f"got {type(res).__name__}") from exc
+        raise error(f"leastsq: {what} must be an array of real numbers, got "
+                    f"{type(value).__name__}") from exc
     if arr.dtype.kind == "c":
-        raise TypeError(f"leastsq: {what} returned complex values; leastsq fits "
-                        "real residuals (return the real and imaginary parts as "
-                        "separate residuals)")
+        raise error(f"leastsq: {what} must be real, got complex values")
     if arr.dtype.kind not in "biuf":
-        raise TypeError(f"leastsq: {what} must return an array of floats, got an "
-                        f"array of dtype {arr.dtype}")
-    return np.ascontiguousarray(arr, dtype=np.float64)
+        raise error(f"leastsq: {what} must be an array of real numbers, got an "
+                    f"array of dtype {arr.dtype}")
+    return arr
 
 
 cdef int store_residuals(object res, double* out, intp_t m, object func) except -1:
@@ -62,7 +64,8 @@ cdef int store_residuals(object res, double* out, intp_t m, object func) except 
         memcpy(out, cnp.PyArray_DATA(<cnp.ndarray>res), m * sizeof(double))
         return 0
     what = _callable_name(func, "func")
-    arr = _as_real_array(res, what)
+    arr = np.ascontiguousarray(real_array(res, f"the residuals of {what}"),
+                               dtype=np.float64)
     if arr.ndim > 1:
         raise TypeError(f"leastsq: {what} must return a 1-D array of M residuals, "
                         f"got an array of shape {arr.shape}")
@@ -81,7 +84,9 @@ cdef int store_jacobian(object res, cnp.ndarray fjac, intp_t m, intp_t n,
     if type(res) is np.ndarray and cnp.PyArray_TYPE(<cnp.ndarray>res) == cnp.NPY_DOUBLE:
         arr = res
     else:
-        arr = _as_real_array(res, _callable_name(Dfun, "Dfun"))
+        arr = np.ascontiguousarray(
+            real_array(res, f"the Jacobian of {_callable_name(Dfun, 'Dfun')}"),
+            dtype=np.float64)
     if arr.shape == expected:
         np.copyto(fjac, arr if col_deriv else arr.T)
         return 0
