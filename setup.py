@@ -12,10 +12,11 @@ except ImportError:  # pragma: no cover - build-time guard
              "pyproject.toml's build-system requires; use 'pip install .').")
 import numpy as np
 
-# One kernel per module; _engine is the reverse-communication state machine and
-# _pydriver the Python-callback driver around it.
+# One kernel per module; _engine is the reverse-communication state machine,
+# _pydriver the Python-callback driver and cython_lm the C-callback driver (the
+# public Cython API); _examples holds compiled models for tests and benchmarks.
 MODULES = ["_enorm", "_qrfac", "_qrsolv", "_lmpar", "_fdjac", "_engine",
-           "_pydriver", "_covar"]
+           "_pydriver", "_covar", "cython_lm", "_examples"]
 
 # LMFIT_CORE_CYTHON_DEBUG=1 turns bounds and initialisation checks back on for the
 # memoryview wrappers (sklearn's switch); LMFIT_CORE_SANITIZE=address builds the

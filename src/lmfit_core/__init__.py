@@ -9,5 +9,17 @@ from lmfit_core._leastsq import (LEASTSQ_FAILURE, LEASTSQ_SUCCESS, ImproperInput
 
 __version__ = "0.1.0"
 
+
+def get_include():
+    """The directory a downstream Cython build needs to ``cimport lmfit_core``.
+
+    It is the directory that holds the installed ``lmfit_core`` package and its
+    ``.pxd`` files; pass it in ``include_path`` of ``cythonize`` (or
+    ``include_dirs``), then ``from lmfit_core.cython_lm cimport lmdif, lmder``.
+    """
+    import os
+    return os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
 __all__ = ["leastsq", "ImproperInputError", "LEASTSQ_SUCCESS", "LEASTSQ_FAILURE",
-           "__version__"]
+           "get_include", "__version__"]

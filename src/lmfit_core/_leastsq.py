@@ -11,8 +11,12 @@ import numpy as np
 from lmfit_core._covar import covariance
 from lmfit_core._pydriver import (ERR_F0_NONFINITE, ERR_JAC_NONFINITE, all_finite, drive,
                                   real_array)
+from lmfit_core.cython_lm import (INFO_NONFINITE_F0, INFO_NONFINITE_JAC, compiled_target,
+                                  fit_compiled, is_compiled)
 
 __all__ = ["leastsq", "ImproperInputError", "LEASTSQ_SUCCESS", "LEASTSQ_FAILURE"]
+
+_EPS = float(np.finfo(np.float64).eps)
 
 LEASTSQ_SUCCESS = (1, 2, 3, 4)
 LEASTSQ_FAILURE = (5, 6, 7, 8)
@@ -65,6 +69,23 @@ def _real_vector(value, name):
         return value.flatten()
     arr = real_array(value, name, ImproperInputError)
     return np.array(arr, dtype=np.float64, order="C").reshape(-1)
+
+
+def _compiled_residual_count(args, n):
+    """M for a compiled func, which takes its data as user data: args == (M,)."""
+    if len(args) != 1:
+        raise TypeError("leastsq: a compiled func takes no Python arguments: pass "
+                        "the number of residuals as args=(M,) and the data as the "
+                        "callback's user data")
+    try:
+        m = operator.index(args[0])
+    except TypeError as exc:
+        raise TypeError("leastsq: with a compiled func, args=(M,) must give the "
+                        f"number of residuals as an integer, got {args[0]!r}") from exc
+    if n > m:
+        raise TypeError(f"Improper input: func input vector length N={n} must"
+                        f" not exceed func output vector length M={m}")
+    return m
 
 
 def _nonnegative(value, name):
@@ -255,11 +276,16 @@ def _leastsq(func, x0, args, Dfun, full_output, col_deriv, ftol, xtol, gtol, max
     # The body of leastsq. scipy_qrfac (parity tests only) reproduces the column
     # norm recomputation of SciPy <= 1.17.1's qrfac; stacklevel points the
     # RuntimeWarning at the caller of leastsq.
-    if not callable(func):
+    compiled = is_compiled(func)
+    if not (compiled or callable(func)):
         raise TypeError(f"leastsq: func must be callable, got {type(func).__name__}")
-    if Dfun is not None and not callable(Dfun):
-        raise TypeError(f"leastsq: Dfun must be callable or None, got "
-                        f"{type(Dfun).__name__}")
+    if Dfun is not None:
+        if not (callable(Dfun) or is_compiled(Dfun)):
+            raise TypeError(f"leastsq: Dfun must be callable or None, got "
+                            f"{type(Dfun).__name__}")
+        if compiled != is_compiled(Dfun):
+            raise TypeError("leastsq: func and Dfun must both be compiled callbacks "
+                            "or both Python callables")
     x = _real_vector(x0, "x0")
     n = x.size
     if n == 0:
@@ -306,10 +332,6 @@ def _leastsq(func, x0, args, Dfun, full_output, col_deriv, ftol, xtol, gtol, max
             raise ImproperInputError("leastsq: diag must hold positive finite scale "
                                      f"factors, got {np.array2string(scale, threshold=10)}")
 
-    # The first evaluation sizes the problem and is MINPACK's first evaluation.
-    fvec, m, dtype, scalar_output = _check_residuals(func(x.copy(), *args), n)
-    if epsfcn is None:
-        epsfcn = float(np.finfo(dtype).eps)
     # SciPy's defaults: 0 means the default here, a negative value in MINPACK's
     # wrapper; both end at the same count, but the message shows the given value.
     default_maxfev = (200 if Dfun is None else 100) * (n + 1)
@@ -317,12 +339,32 @@ def _leastsq(func, x0, args, Dfun, full_output, col_deriv, ftol, xtol, gtol, max
         maxfev = default_maxfev
     run_maxfev = default_maxfev if maxfev < 0 else maxfev
 
-    fjac = np.empty((n, m))
-    ipvt = np.empty(n, dtype=np.int32)
-    qtf = np.empty(n)
-    info, nfev, njev, error, column = drive(
-        func, Dfun, args, bool(col_deriv), x, fvec, fjac, scale, mode, ipvt, qtf,
-        ftol, xtol, gtol, run_maxfev, epsfcn, factor, scipy_qrfac)
+    if compiled:
+        m = _compiled_residual_count(args, n)
+        func_addr, func_data = compiled_target(func, "func")
+        jac_addr, jac_data = (0, 0) if Dfun is None else compiled_target(Dfun, "Dfun")
+        if epsfcn is None:
+            epsfcn = _EPS
+        fvec = np.empty(m)
+        scalar_output = False
+        fjac, ipvt, qtf = np.empty((n, m)), np.empty(n, dtype=np.int32), np.empty(n)
+        info, nfev, njev, column = fit_compiled(
+            func_addr, func_data, jac_addr, jac_data, x, fvec, fjac, scale, mode,
+            ipvt, qtf, ftol, xtol, gtol, run_maxfev, epsfcn, factor)
+        error = {INFO_NONFINITE_F0: ERR_F0_NONFINITE,
+                 INFO_NONFINITE_JAC: ERR_JAC_NONFINITE}.get(info, 0)
+        if info < 0:
+            raise RuntimeError(f"leastsq: the compiled callback stopped the fit "
+                               f"(it returned {info})")
+    else:
+        # The first evaluation sizes the problem and is MINPACK's first evaluation.
+        fvec, m, dtype, scalar_output = _check_residuals(func(x.copy(), *args), n)
+        if epsfcn is None:
+            epsfcn = float(np.finfo(dtype).eps)
+        fjac, ipvt, qtf = np.empty((n, m)), np.empty(n, dtype=np.int32), np.empty(n)
+        info, nfev, njev, error, column = drive(
+            func, Dfun, args, bool(col_deriv), x, fvec, fjac, scale, mode, ipvt, qtf,
+            ftol, xtol, gtol, run_maxfev, epsfcn, factor, scipy_qrfac)
 
     if error == ERR_JAC_NONFINITE:
         if Dfun is None:

@@ -1,0 +1,125 @@
+"""Compiled example models for the C-callback paths (tests and benchmarks).
+
+``gauss_residuals``/``gauss_jacobian``: a 1-D Gaussian on a constant
+background, ``p[0] * exp(-(t - p[1])**2 / (2 p[2]**2)) + p[3] - y``, with the
+data in a ``curve_data_t`` passed as user data. :class:`CurveData` owns such
+data and hands out the pointer as a PyCapsule, so the functions can be given to
+``leastsq`` as ``scipy.LowLevelCallable.from_cython(_examples, name,
+data.user_data)``. :func:`fit_gauss` runs one fit through the public Cython API.
+"""
+import numpy as np
+
+from cpython.pycapsule cimport PyCapsule_New
+from libc.math cimport exp
+
+from lmfit_core.cython_lm cimport lm_result_t, lm_work_size, lmder, lmdif
+
+
+cdef int gauss_residuals(Py_ssize_t m, Py_ssize_t n, const double* p, double* fvec,
+                         void* udata) noexcept nogil:
+    cdef curve_data_t* d = <curve_data_t*>udata
+    cdef double a = p[0], c = p[1], w = p[2], b = p[3], u
+    cdef double s = -0.5 / (w * w)
+    cdef Py_ssize_t i
+    if d.stop_at > 0:
+        d.calls += 1
+        if d.calls >= d.stop_at:
+            return -7
+    for i in range(m):
+        u = d.t[i] - c
+        fvec[i] = a * exp(s * u * u) + b - d.y[i]
+    return 0
+
+
+cdef int gauss_jacobian(Py_ssize_t m, Py_ssize_t n, const double* p, double* fjac,
+                        Py_ssize_t ldfjac, void* udata) noexcept nogil:
+    cdef const curve_data_t* d = <const curve_data_t*>udata
+    cdef double a = p[0], c = p[1], w = p[2], u, g
+    cdef double s = -0.5 / (w * w), w2 = 1.0 / (w * w)
+    cdef Py_ssize_t i
+    for i in range(m):
+        u = d.t[i] - c
+        g = exp(s * u * u)
+        fjac[i] = g
+        fjac[i + ldfjac] = a * g * u * w2
+        fjac[i + 2 * ldfjac] = a * g * u * u * w2 / w
+        fjac[i + 3 * ldfjac] = 1.0
+    return 0
+
+
+cdef class CurveData:
+    """Owns the arrays ``t`` and ``y`` of one curve and a ``curve_data_t`` over them.
+
+    Parameters
+    ----------
+    t, y : array_like
+        Abscissae and observations, of equal length ``m``.
+    stop_at : int, optional
+        If positive, ``gauss_residuals`` stops the fit (returns -7) at its
+        `stop_at`-th call (for tests of callback-requested stops).
+    """
+    cdef curve_data_t data
+    cdef readonly object t
+    cdef readonly object y
+
+    def __init__(self, t, y, Py_ssize_t stop_at=0):
+        self.t = np.ascontiguousarray(t, dtype=np.float64)
+        self.y = np.ascontiguousarray(y, dtype=np.float64)
+        if self.t.shape != self.y.shape or self.t.ndim != 1:
+            raise ValueError("t and y must be 1-D arrays of the same length")
+        cdef const double[::1] tv = self.t
+        cdef const double[::1] yv = self.y
+        self.data.m = tv.shape[0]
+        self.data.t = &tv[0]
+        self.data.y = &yv[0]
+        self.data.stop_at = stop_at
+        self.data.calls = 0
+
+    @property
+    def m(self):
+        """Number of points (residuals)."""
+        return self.data.m
+
+    @property
+    def user_data(self):
+        """A PyCapsule holding the address of the ``curve_data_t`` (valid while self lives)."""
+        return PyCapsule_New(&self.data, NULL, NULL)
+
+    @property
+    def address(self):
+        """The address of the ``curve_data_t``, as an integer."""
+        return <size_t>&self.data
+
+
+def gauss_model(p, t):
+    """The Gaussian-plus-background model in NumPy: ``p[0] exp(-(t-p[1])^2/(2 p[2]^2)) + p[3]``."""
+    p = np.asarray(p, dtype=float)
+    return p[0] * np.exp(-0.5 / (p[2] * p[2]) * (t - p[1]) ** 2) + p[3]
+
+
+def fit_gauss(CurveData data, x0, bint analytic=True, double ftol=1.49012e-8,
+              double xtol=1.49012e-8, double gtol=0.0, Py_ssize_t maxfev=0):
+    """Fit the Gaussian to `data` through the public Cython API, without the GIL.
+
+    Returns
+    -------
+    x : ndarray, shape (4,)
+    info, nfev, njev : int
+    fnorm : float
+    """
+    cdef double[::1] x = np.array(x0, dtype=np.float64)
+    if x.shape[0] != 4:
+        raise ValueError("x0 must have 4 entries")
+    cdef Py_ssize_t m = data.data.m
+    cdef double[::1] fvec = np.empty(m)
+    cdef double[::1] work = np.empty(lm_work_size(m, 4))
+    cdef lm_result_t res
+    with nogil:
+        if analytic:
+            lmder(gauss_residuals, gauss_jacobian, &data.data, m, 4, &x[0], &fvec[0],
+                  ftol, xtol, gtol, maxfev, NULL, 100.0, NULL, 0, NULL, NULL,
+                  &work[0], &res)
+        else:
+            lmdif(gauss_residuals, &data.data, m, 4, &x[0], &fvec[0], ftol, xtol,
+                  gtol, maxfev, 0.0, NULL, 100.0, NULL, 0, NULL, NULL, &work[0], &res)
+    return np.asarray(x), res.info, res.nfev, res.njev, res.fnorm

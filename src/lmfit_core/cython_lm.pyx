@@ -1,0 +1,285 @@
+"""The C-callback driver: lmfit_core's public Cython API (see ``cython_lm.pxd``).
+
+``lmdif`` and ``lmder`` run the reverse-communication engine and answer its
+requests by calling C function pointers, all without the GIL. ``leastsq``
+uses the same driver for compiled callbacks (``scipy.LowLevelCallable``,
+ctypes function pointers, numba ``cfunc``).
+"""
+from libc.stdlib cimport free, malloc
+from libc.string cimport memcpy
+
+from lmfit_core._engine cimport (LM_DONE, LM_ERR_F0_NONFINITE, LM_ERR_JAC_NONFINITE,
+                                 LM_EVAL_F, LM_EVAL_FD, lm_advance, lm_fd_point,
+                                 lm_init, lm_state_t, lm_stop)
+from lmfit_core._engine cimport lm_work_size as engine_work_size
+
+cdef enum:
+    LM_INFO_NOMEM = -1000
+
+INFO_NONFINITE_F0 = LM_INFO_NONFINITE_F0
+INFO_NONFINITE_JAC = LM_INFO_NONFINITE_JAC
+
+
+cdef Py_ssize_t lm_work_size(Py_ssize_t m, Py_ssize_t n) noexcept nogil:
+    # engine (3n + m), one finite-difference point (n), and room for each
+    # optional output: fjac (m n), diag (n), qtf (n), ipvt (n ints in n doubles).
+    return engine_work_size(m, n) + m * n + 4 * n
+
+
+cdef int fit(lm_func_t func, lm_jac_t jac, void* udata, Py_ssize_t m, Py_ssize_t n,
+             double* x, double* fvec, double ftol, double xtol, double gtol,
+             Py_ssize_t maxfev, double epsfcn, const double* diag, double factor,
+             double* fjac, Py_ssize_t ldfjac, int* ipvt, double* qtf, double* work,
+             lm_result_t* result, bint have_f0) noexcept nogil:
+    """lmdif (jac == NULL) or lmder; with have_f0, fvec already holds f(x)."""
+    cdef lm_state_t s
+    cdef bint own_work = work == NULL
+    cdef double* xp
+    cdef double* scale
+    cdef Py_ssize_t j, off
+    cdef int req, rc = 0, info
+
+    if result != NULL:
+        result.info = 0
+        result.nfev = result.njev = 0
+        result.fnorm = 0.0
+        result.bad_column = -1
+    if n <= 0 or m < n or func == NULL:
+        return 0
+    if own_work:
+        work = <double*>malloc(lm_work_size(m, n) * sizeof(double))
+        if work == NULL:
+            if result != NULL:
+                result.info = LM_INFO_NOMEM
+            return LM_INFO_NOMEM
+    off = engine_work_size(m, n)
+    xp = work + off
+    off += n
+    scale = work + off
+    off += n
+    if fjac == NULL:
+        fjac = work + off
+        ldfjac = m
+        off += m * n
+    if qtf == NULL:
+        qtf = work + off
+        off += n
+    if ipvt == NULL:
+        ipvt = <int*>(work + off)
+    if diag != NULL:
+        memcpy(scale, diag, n * sizeof(double))
+    if maxfev <= 0:
+        maxfev = (100 if jac != NULL else 200) * (n + 1)
+
+    if lm_init(&s, m, n, x, fvec, fjac, ldfjac, scale, 2 if diag != NULL else 1,
+               ipvt, qtf, work, ftol, xtol, gtol, maxfev, epsfcn, factor,
+               jac != NULL, have_f0):
+        while True:
+            req = lm_advance(&s)
+            if req == LM_DONE:
+                break
+            if req == LM_EVAL_F:
+                rc = func(m, n, s.x_req, s.f_req, udata)
+            elif req == LM_EVAL_FD:
+                for j in range(n):
+                    lm_fd_point(&s, j, xp)
+                    rc = func(m, n, xp, fjac + j * ldfjac, udata)
+                    if rc < 0:
+                        break
+            else:
+                rc = jac(m, n, s.x_req, fjac, ldfjac, udata)
+            if rc < 0:
+                lm_stop(&s, rc)
+
+    info = s.info
+    if s.error == LM_ERR_F0_NONFINITE:
+        info = LM_INFO_NONFINITE_F0
+    elif s.error == LM_ERR_JAC_NONFINITE:
+        info = LM_INFO_NONFINITE_JAC
+    if result != NULL:
+        result.info = info
+        result.nfev = s.nfev
+        result.njev = s.njev
+        result.fnorm = s.fnorm
+        result.bad_column = s.error_index
+    if own_work:
+        free(work)
+    return info
+
+
+cdef int lmdif(lm_func_t func, void* udata, Py_ssize_t m, Py_ssize_t n, double* x,
+               double* fvec, double ftol, double xtol, double gtol, Py_ssize_t maxfev,
+               double epsfcn, const double* diag, double factor, double* fjac,
+               Py_ssize_t ldfjac, int* ipvt, double* qtf, double* work,
+               lm_result_t* result) noexcept nogil:
+    return fit(func, NULL, udata, m, n, x, fvec, ftol, xtol, gtol, maxfev, epsfcn,
+               diag, factor, fjac, ldfjac, ipvt, qtf, work, result, False)
+
+
+cdef int lmder(lm_func_t func, lm_jac_t jac, void* udata, Py_ssize_t m, Py_ssize_t n,
+               double* x, double* fvec, double ftol, double xtol, double gtol,
+               Py_ssize_t maxfev, const double* diag, double factor, double* fjac,
+               Py_ssize_t ldfjac, int* ipvt, double* qtf, double* work,
+               lm_result_t* result) noexcept nogil:
+    if jac == NULL:  # improper input, reported by fit as info 0
+        return fit(NULL, NULL, udata, m, n, x, fvec, ftol, xtol, gtol, maxfev, 0.0,
+                   diag, factor, fjac, ldfjac, ipvt, qtf, work, result, False)
+    return fit(func, jac, udata, m, n, x, fvec, ftol, xtol, gtol, maxfev, 0.0, diag,
+               factor, fjac, ldfjac, ipvt, qtf, work, result, False)
+
+
+# -- compiled callbacks in leastsq ---------------------------------------------
+# leastsq accepts a C residual function (and Jacobian) as a scipy.LowLevelCallable,
+# a PyCapsule (e.g. from a Cython module's __pyx_capi__), a ctypes function
+# pointer, or an object with a ``ctypes`` attribute holding one (numba cfunc).
+import ctypes
+
+from cpython.pycapsule cimport (PyCapsule_CheckExact, PyCapsule_GetContext,
+                                PyCapsule_GetName, PyCapsule_GetPointer)
+
+import numpy as np
+
+cimport numpy as cnp
+
+cnp.import_array()
+
+FUNC_SIGNATURE = "int (Py_ssize_t, Py_ssize_t, const double *, double *, void *)"
+JAC_SIGNATURE = ("int (Py_ssize_t, Py_ssize_t, const double *, double *, Py_ssize_t, "
+                 "void *)")
+
+# Names of a signed integer the size of Py_ssize_t, as signature strings spell it.
+_SSIZE_NAMES = {"Py_ssize_t", "ssize_t", "intptr_t", "npy_intp", "int64_t", "long long"}
+if ctypes.sizeof(ctypes.c_long) == ctypes.sizeof(ctypes.c_ssize_t):
+    _SSIZE_NAMES.add("long")
+_CTYPES_NAMES = {ctypes.c_int: "int", ctypes.c_double: "double",
+                 ctypes.c_void_p: "void *", ctypes.POINTER(ctypes.c_double): "double *"}
+for _t in (ctypes.c_ssize_t, ctypes.c_long, ctypes.c_longlong, ctypes.c_int64):
+    if ctypes.sizeof(_t) == ctypes.sizeof(ctypes.c_ssize_t):
+        _CTYPES_NAMES[_t] = "Py_ssize_t"
+
+
+def _normalize_signature(str signature):
+    # "int (Py_ssize_t, Py_ssize_t, double const *, double *, void *)" ->
+    # ("int", ("ssize", "ssize", "double*", "double*", "void*")); const ignored.
+    head, sep, rest = signature.partition("(")
+    if not sep or not rest.rstrip().endswith(")"):
+        return None
+    out = []
+    for arg in rest.rstrip()[:-1].split(","):
+        words = arg.replace("*", " * ").split()
+        words = [w for w in words if w != "const"]
+        stars = words.count("*")
+        base = " ".join(w for w in words if w != "*")
+        if base in _SSIZE_NAMES:
+            base = "ssize"
+        out.append(base + "*" * stars)
+    return head.strip(), tuple(out)
+
+
+_EXPECTED = {"func": _normalize_signature(FUNC_SIGNATURE),
+             "Dfun": _normalize_signature(JAC_SIGNATURE)}
+
+
+def is_compiled(obj):
+    """Whether `obj` is a compiled callback (not a Python callable)."""
+    if PyCapsule_CheckExact(obj):
+        return True
+    if isinstance(obj, tuple) and type(obj).__name__ == "LowLevelCallable":
+        return True
+    if isinstance(obj, ctypes._CFuncPtr):
+        return True
+    return isinstance(getattr(obj, "ctypes", None), ctypes._CFuncPtr)
+
+
+cdef tuple _capsule_target(object capsule):
+    cdef const char* name = PyCapsule_GetName(capsule)
+    if name == NULL:
+        raise TypeError("the capsule carries no signature (its name is NULL)")
+    signature = name.decode()
+    return (<size_t>PyCapsule_GetPointer(capsule, name),
+            <size_t>PyCapsule_GetContext(capsule), signature)
+
+
+def compiled_target(object obj, str role):
+    """(function address, user-data address) of a compiled callback for `role`.
+
+    `role` is "func" or "Dfun"; the signature must be FUNC_SIGNATURE or
+    JAC_SIGNATURE (any 64-bit integer spelling of Py_ssize_t, const optional).
+    """
+    if isinstance(obj, tuple) and type(obj).__name__ == "LowLevelCallable":
+        addr, udata, signature = _capsule_target(tuple.__getitem__(obj, 0))
+    elif PyCapsule_CheckExact(obj):
+        addr, udata, signature = _capsule_target(obj)
+    else:
+        fptr = obj if isinstance(obj, ctypes._CFuncPtr) else obj.ctypes
+        try:
+            names = [_CTYPES_NAMES[fptr.restype]] + [_CTYPES_NAMES[t] for t in fptr.argtypes]
+        except (KeyError, TypeError):
+            raise TypeError(f"leastsq: the ctypes function given as {role} must be "
+                            f"declared with restype and argtypes matching "
+                            f"{FUNC_SIGNATURE if role == 'func' else JAC_SIGNATURE}")
+        signature = f"{names[0]} ({', '.join(names[1:])})"
+        addr = <size_t>ctypes.cast(fptr, ctypes.c_void_p).value
+        udata = 0
+    if _normalize_signature(signature) != _EXPECTED[role]:
+        raise TypeError(f"leastsq: the compiled {role} has signature {signature!r}; "
+                        f"it must be "
+                        f"{FUNC_SIGNATURE if role == 'func' else JAC_SIGNATURE!r}")
+    if addr == 0:
+        raise TypeError(f"leastsq: the compiled {role} is a NULL function pointer")
+    return addr, udata
+
+
+ctypedef struct _pair_t:
+    # A compiled func and Dfun may each carry their own user data.
+    lm_func_t func
+    void* func_data
+    lm_jac_t jac
+    void* jac_data
+
+
+cdef int _pair_func(Py_ssize_t m, Py_ssize_t n, const double* x, double* fvec,
+                    void* udata) noexcept nogil:
+    cdef _pair_t* p = <_pair_t*>udata
+    return p.func(m, n, x, fvec, p.func_data)
+
+
+cdef int _pair_jac(Py_ssize_t m, Py_ssize_t n, const double* x, double* fjac,
+                   Py_ssize_t ldfjac, void* udata) noexcept nogil:
+    cdef _pair_t* p = <_pair_t*>udata
+    return p.jac(m, n, x, fjac, ldfjac, p.jac_data)
+
+
+def fit_compiled(size_t func_addr, size_t func_data, size_t jac_addr, size_t jac_data,
+                 cnp.ndarray x, cnp.ndarray fvec, cnp.ndarray fjac, cnp.ndarray diag,
+                 int mode, cnp.ndarray ipvt, cnp.ndarray qtf, double ftol, double xtol,
+                 double gtol, Py_ssize_t maxfev, double epsfcn, double factor):
+    """Run one fit with compiled callbacks, without the GIL (leastsq's back end).
+
+    Arrays as for ``_pydriver.drive``, except that `fvec` need not hold f(x0):
+    the first evaluation happens here. Returns ``(info, nfev, njev,
+    bad_column)`` with info possibly LM_INFO_NONFINITE_F0 or
+    LM_INFO_NONFINITE_JAC.
+    """
+    cdef _pair_t pair
+    cdef lm_result_t res
+    cdef Py_ssize_t n = cnp.PyArray_SIZE(x), m = cnp.PyArray_SIZE(fvec)
+    cdef double* x_p = <double*>cnp.PyArray_DATA(x)
+    cdef double* fvec_p = <double*>cnp.PyArray_DATA(fvec)
+    cdef double* fjac_p = <double*>cnp.PyArray_DATA(fjac)
+    cdef const double* diag_p = <double*>cnp.PyArray_DATA(diag) if mode == 2 else NULL
+    cdef int* ipvt_p = <int*>cnp.PyArray_DATA(ipvt)
+    cdef double* qtf_p = <double*>cnp.PyArray_DATA(qtf)
+    pair.func = <lm_func_t>func_addr
+    pair.func_data = <void*>func_data
+    pair.jac = <lm_jac_t>jac_addr
+    pair.jac_data = <void*>jac_data
+    cdef lm_jac_t jac = _pair_jac if jac_addr != 0 else <lm_jac_t>NULL
+    with nogil:
+        fit(_pair_func, jac, &pair, m, n, x_p, fvec_p,
+            ftol, xtol, gtol, maxfev, epsfcn, diag_p, factor, fjac_p, m, ipvt_p,
+            qtf_p, NULL, &res, False)
+    if res.info == LM_INFO_NOMEM:
+        raise MemoryError("leastsq: could not allocate the work array")
+    return res.info, res.nfev, res.njev, res.bad_column
+
