@@ -1,0 +1,174 @@
+"""Compiled callbacks: leastsq with C function pointers, and the public Cython API.
+
+The compiled example models live in ``lmfit_core._examples`` (built with the
+package, like SciPy's ``_zeros`` examples); the MINPACK test problems reach
+the C-callback driver through ctypes function pointers that wrap the Python
+residuals, so both paths do the same arithmetic and must agree exactly.
+"""
+import ctypes
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+from numpy.testing import assert_array_equal
+from scipy import LowLevelCallable
+
+from lmfit_core import _examples, _problems, leastsq
+from lmfit_core._enorm import _enorm_memview
+
+FUNC = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_ssize_t, ctypes.c_ssize_t,
+                        ctypes.POINTER(ctypes.c_double), ctypes.POINTER(ctypes.c_double),
+                        ctypes.c_void_p)
+JAC = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_ssize_t, ctypes.c_ssize_t,
+                       ctypes.POINTER(ctypes.c_double), ctypes.POINTER(ctypes.c_double),
+                       ctypes.c_ssize_t, ctypes.c_void_p)
+
+
+def c_residuals(pyfunc):
+    """A ctypes function pointer computing pyfunc's residuals."""
+    def callback(m, n, x, fvec, udata):
+        with np.errstate(all="ignore"):
+            np.ctypeslib.as_array(fvec, shape=(m,))[:] = pyfunc(
+                np.ctypeslib.as_array(x, shape=(n,)).copy())
+        return 0
+    return FUNC(callback)
+
+
+def c_jacobian(pyjac):
+    """A ctypes function pointer writing pyjac's (m, n) Jacobian column-major."""
+    def callback(m, n, x, fjac, ldfjac, udata):
+        cols = np.ctypeslib.as_array(fjac, shape=(n, ldfjac))
+        cols[:, :m] = pyjac(np.ctypeslib.as_array(x, shape=(n,)).copy()).T
+        return 0
+    return JAC(callback)
+
+
+RUNS = [(f"{run_id}-{path}", problem, factor, path)
+        for run_id, problem, factor in _problems.parity_runs()
+        for path in ("lmdif", "lmder")]
+
+
+@pytest.mark.parametrize("run, problem, factor, path", RUNS, ids=[r[0] for r in RUNS])
+def test_compiled_path_equals_python_path_on_mgh(run, problem, factor, path):
+    x0 = problem.x0(factor)
+    dfun = problem.jac if path == "lmder" else None
+    with np.errstate(all="ignore"):
+        ref = leastsq(problem.fcn, x0, Dfun=dfun, full_output=True)
+    cfunc = c_residuals(problem.fcn)
+    cjac = c_jacobian(problem.jac) if dfun is not None else None
+    got = leastsq(cfunc, x0, args=(problem.m,), Dfun=cjac, full_output=True)
+    assert got[4] == ref[4] and got[3] == ref[3]
+    assert got[2]["nfev"] == ref[2]["nfev"]
+    assert got[2].get("njev") == ref[2].get("njev")
+    assert_array_equal(got[0], ref[0])
+    for key in ("fvec", "fjac", "ipvt", "qtf"):
+        assert_array_equal(got[2][key], ref[2][key])
+    if ref[1] is None:
+        assert got[1] is None
+    else:
+        assert_array_equal(got[1], ref[1])
+
+
+def _gauss_data(seed=0, stop_at=0):
+    rng = np.random.default_rng(seed)
+    t = np.linspace(-5, 5, 100)
+    y = _examples.gauss_model([2.0, 0.3, 1.1, 0.5], t) + 0.05 * rng.normal(size=t.size)
+    return _examples.CurveData(t, y, stop_at=stop_at)
+
+
+def _callables(data):
+    f = LowLevelCallable.from_cython(_examples, "gauss_residuals", data.user_data)
+    j = LowLevelCallable.from_cython(_examples, "gauss_jacobian", data.user_data)
+    return f, j
+
+
+X0 = np.array([1.5, 0.0, 1.5, 0.3])
+
+
+@pytest.mark.parametrize("analytic", [False, True])
+def test_low_level_callable_equals_cython_api(analytic):
+    data = _gauss_data()
+    f, j = _callables(data)
+    x, cov, info, mesg, ier = leastsq(f, X0, args=(data.m,), Dfun=j if analytic else None,
+                                      full_output=True)
+    x_api, info_api, nfev, njev, fnorm = _examples.fit_gauss(data, X0, analytic)
+    assert ier == info_api == 1
+    assert info["nfev"] == nfev and info.get("njev", 0) == njev
+    assert_array_equal(x, x_api)
+    assert fnorm == _enorm_memview(info["fvec"])
+
+
+def test_capsule_and_numpy_model_agree():
+    # The same model through a bare PyCapsule and in NumPy: NumPy's exp may
+    # differ from libm's in the last bit, so compare to a tolerance.
+    data = _gauss_data(1)
+    capsule = _examples.__pyx_capi__["gauss_residuals"]
+    with pytest.raises(TypeError, match="args=\\(M,\\)"):
+        leastsq(capsule, X0)
+    f, _ = _callables(data)
+    x_c, ier_c = leastsq(f, X0, args=(data.m,))
+    x_py, ier_py = leastsq(lambda p: _examples.gauss_model(p, data.t) - data.y, X0)
+    assert ier_c == ier_py
+    np.testing.assert_allclose(x_c, x_py, rtol=1e-7)
+
+
+def test_callback_requested_stop():
+    data = _gauss_data(stop_at=5)
+    x, info, nfev, njev, fnorm = _examples.fit_gauss(data, X0, analytic=False)
+    assert info == -7
+    data = _gauss_data(stop_at=5)
+    f, _ = _callables(data)
+    with pytest.raises(RuntimeError, match="stopped the fit.*-7"):
+        leastsq(f, X0, args=(data.m,))
+
+
+def test_wrong_signatures_are_rejected():
+    data = _gauss_data()
+    f, j = _callables(data)
+    with pytest.raises(TypeError, match="signature"):
+        leastsq(j, X0, args=(data.m,))                 # a Jacobian given as func
+    with pytest.raises(TypeError, match="signature"):
+        leastsq(f, X0, args=(data.m,), Dfun=f)         # a residual given as Dfun
+    bad = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_int, ctypes.c_int,
+                           ctypes.POINTER(ctypes.c_double), ctypes.POINTER(ctypes.c_double),
+                           ctypes.c_void_p)(lambda *a: 0)
+    with pytest.raises(TypeError, match="signature"):
+        leastsq(bad, X0, args=(data.m,))
+    with pytest.raises(TypeError, match="both be compiled"):
+        leastsq(f, X0, args=(data.m,), Dfun=lambda p: np.zeros((data.m, 4)))
+    with pytest.raises(TypeError, match="number of residuals"):
+        leastsq(f, X0, args=("100",))
+    with pytest.raises(TypeError, match="must not exceed"):
+        leastsq(f, X0, args=(3,))
+
+
+def test_compiled_nonfinite_at_x0_raises():
+    t = np.linspace(0, 1, 10)
+    data = _examples.CurveData(t, np.full(10, np.nan))
+    f, _ = _callables(data)
+    with pytest.raises(ValueError, match="non-finite residuals at x0"):
+        leastsq(f, X0, args=(data.m,))
+
+
+def _fit_curve(seed):
+    data = _gauss_data(seed)
+    f, j = _callables(data)
+    out = leastsq(f, X0, args=(data.m,), Dfun=j if seed % 2 else None, full_output=True)
+    return out[0], out[2]["nfev"], out[4]
+
+
+def test_threads_give_serial_results():
+    serial = [_fit_curve(s) for s in range(24)]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        threaded = list(pool.map(_fit_curve, range(24)))
+    for (x_s, nfev_s, ier_s), (x_t, nfev_t, ier_t) in zip(serial, threaded):
+        assert_array_equal(x_s, x_t)
+        assert nfev_s == nfev_t and ier_s == ier_t
+
+
+def test_get_include_holds_the_public_pxd():
+    import os
+
+    import lmfit_core
+    assert os.path.isfile(os.path.join(lmfit_core.get_include(), "lmfit_core",
+                                       "cython_lm.pxd"))
