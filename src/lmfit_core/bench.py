@@ -4,8 +4,10 @@ Runs each scenario alternating lmfit_core and SciPy fits in one process and
 prints, per scenario, both medians, the ratio lmfit_core / SciPy, the nfev of
 each, and the callback floor: the calls a fit makes times the median cost of a
 bare call of the residual (and Jacobian) function, the time no drop-in can go
-below. Needs SciPy. ``--quick`` skips the two large scenarios; ``--repeats``
-sets the number of alternating rounds.
+below. Then one fit of a compiled model through the Cython API and through
+``leastsq``, and the thread scaling of compiled fits. Needs SciPy. ``--quick``
+skips the two large scenarios; ``--repeats`` sets the number of alternating
+rounds; ``--compiled`` runs only the compiled-callback part.
 """
 import argparse
 import time
@@ -124,13 +126,62 @@ def run(quick=False, repeats=None):
     return rows
 
 
+def run_compiled(repeats=2000):
+    """Print one fit of the compiled Gaussian (m=100, n=4), per path, and thread scaling.
+
+    The paths: the public Cython API (``_examples.fit_gauss``) and ``leastsq``
+    with ``scipy.LowLevelCallable`` callbacks, each with finite differences
+    and with the analytic Jacobian; then the throughput of C-API fits from one
+    and from two threads.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    from scipy import LowLevelCallable
+
+    from lmfit_core import _examples
+
+    rng = np.random.default_rng(0)
+    t = np.linspace(-5, 5, 100)
+    y = _examples.gauss_model([2.0, 0.3, 1.1, 0.5], t) + 0.05 * rng.normal(size=t.size)
+    data = _examples.CurveData(t, y)
+    f = LowLevelCallable.from_cython(_examples, "gauss_residuals", data.user_data)
+    j = LowLevelCallable.from_cython(_examples, "gauss_jacobian", data.user_data)
+    x0 = np.array([1.5, 0.0, 1.5, 0.3])
+    paths = [
+        ("Cython API, lmdif", lambda: _examples.fit_gauss(data, x0, False)),
+        ("Cython API, lmder", lambda: _examples.fit_gauss(data, x0, True)),
+        ("leastsq + LowLevelCallable, lmdif", lambda: leastsq(f, x0, args=(100,))),
+        ("leastsq + LowLevelCallable, lmder", lambda: leastsq(f, x0, args=(100,), Dfun=j)),
+    ]
+    print("compiled Gaussian + background, m=100, n=4: median time per fit")
+    for name, fn in paths:
+        times = [_one_run(fn)[0] for _ in range(repeats)]
+        print(f"  {name:<40}{format_seconds(float(np.median(times))):>12}")
+
+    def batch(k):
+        for _ in range(k):
+            _examples.fit_gauss(data, x0, True)
+
+    k = max(repeats, 200)
+    one = min(_one_run(lambda: batch(2 * k))[0] for _ in range(3))
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        two = min(_one_run(lambda: list(pool.map(batch, [k, k])))[0] for _ in range(3))
+    print(f"  C-API lmder fits/s: 1 thread {2 * k / one:,.0f}, 2 threads "
+          f"{2 * k / two:,.0f}, speed-up {one / two:.2f}")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m lmfit_core.bench",
                                      description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="skip the large scenarios")
     parser.add_argument("--repeats", type=int, default=None, help="alternating rounds")
+    parser.add_argument("--compiled", action="store_true",
+                        help="only the compiled-callback scenarios")
     args = parser.parse_args(argv)
-    run(quick=args.quick, repeats=args.repeats)
+    if not args.compiled:
+        run(quick=args.quick, repeats=args.repeats)
+        print()
+    run_compiled()
 
 
 if __name__ == "__main__":

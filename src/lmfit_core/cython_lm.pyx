@@ -178,6 +178,15 @@ def _normalize_signature(str signature):
 
 _EXPECTED = {"func": _normalize_signature(FUNC_SIGNATURE),
              "Dfun": _normalize_signature(JAC_SIGNATURE)}
+_CHECKED = {}   # (signature, role) -> bool: parsing is slow next to a small fit
+
+
+def _signature_matches(str signature, str role):
+    key = (signature, role)
+    ok = _CHECKED.get(key)
+    if ok is None:
+        ok = _CHECKED[key] = _normalize_signature(signature) == _EXPECTED[role]
+    return ok
 
 
 def is_compiled(obj):
@@ -221,7 +230,7 @@ def compiled_target(object obj, str role):
         signature = f"{names[0]} ({', '.join(names[1:])})"
         addr = <size_t>ctypes.cast(fptr, ctypes.c_void_p).value
         udata = 0
-    if _normalize_signature(signature) != _EXPECTED[role]:
+    if not _signature_matches(signature, role):
         raise TypeError(f"leastsq: the compiled {role} has signature {signature!r}; "
                         f"it must be "
                         f"{FUNC_SIGNATURE if role == 'func' else JAC_SIGNATURE!r}")
