@@ -145,6 +145,15 @@ def r_fortran(qr):
     return np.asfortranarray(qr.R[:n, :n].copy())
 
 
+def qr_problem(a, b):
+    """Factor `a` with qrfac (pivoting) and form qtb = (Q^T b)[:n], as lmdif does.
+
+    Returns ``(qr, qtb)``; ``r_fortran(qr)`` gives a fresh R for a kernel call.
+    """
+    qr = factor(a)
+    return qr, apply_qt(qr.a, b)[:a.shape[1]]
+
+
 def s_from_qrsolv(r_out, sdiag):
     """The upper-triangular S whose transpose qrsolv leaves below r's diagonal."""
     s = np.triu(np.asarray(r_out).T, 1)
@@ -156,12 +165,23 @@ def s_from_qrsolv(r_out, sdiag):
 # Dense least-squares references
 # --------------------------------------------------------------------------
 def stacked_lstsq(a, b, d):
-    """Solution of [A; D] x ~ [b; 0] (D = diag(d)) and the matrix [A; D]."""
+    """Reference for [A; D] x ~ [b; 0] (D = diag(d)), in column-scaled form.
+
+    Returns ``(x, colnorms, tol)``: the solution, the column norms c of the
+    stacked matrix, and a bound on ``||c * (x_got - x)||``.
+
+    Both kernels involved (Householder QR, Givens rotations) are columnwise
+    backward stable, so their forward error is governed by the condition of
+    the column-equilibrated matrix [A; D] / c, not of [A; D]: badly scaled
+    columns cost nothing. The reference is solved in that scaled form too.
+    """
     m, n = a.shape
     big = np.vstack([a, np.diag(d)])
     rhs = np.concatenate([b, np.zeros(n)])
-    x = np.linalg.lstsq(big, rhs, rcond=None)[0]
-    return x, big, rhs
+    c = np.linalg.norm(big, axis=0)
+    assert np.all(c > 0), "stacked matrix has a zero column"
+    y = np.linalg.lstsq(big / c, rhs, rcond=None)[0]
+    return y / c, c, lstsq_tolerance(big / c, rhs, y)
 
 
 def lstsq_tolerance(big, rhs, x, factor=100.0):

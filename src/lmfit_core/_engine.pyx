@@ -123,20 +123,32 @@ cdef int lm_advance(lm_state_t* s) noexcept nogil:
     """Run the iteration until it needs an evaluation; return the request."""
     cdef intp_t i, j, l
     cdef intp_t m = s.m, n = s.n, ld = s.ldfjac
+    # Local copies of the struct's pointers: stores through a double* could
+    # alias the struct's own doubles, which would force a reload at every use.
     cdef double* fjac = s.fjac
+    cdef double* x = s.x
+    cdef double* fvec = s.fvec
+    cdef double* diag = s.diag
+    cdef double* qtf = s.qtf
+    cdef int* ipvt = s.ipvt
+    cdef double* wa1 = s.wa1
+    cdef double* wa2 = s.wa2
+    cdef double* wa3 = s.wa3
+    cdef double* wa4 = s.wa4
+    cdef double fnorm, gnorm
     cdef double ssum, temp, temp1, temp2, dirder
     cdef double epsmch = DBL_EPSILON
 
     while True:
         if s.phase == PH_START:
-            s.x_req = s.x
-            s.f_req = s.fvec
+            s.x_req = x
+            s.f_req = fvec
             s.phase = PH_HAVE_F0
             return LM_EVAL_F
 
         elif s.phase == PH_HAVE_F0:
             s.nfev += 1
-            s.fnorm = enorm(m, s.fvec)
+            s.fnorm = enorm(m, fvec)
             if not isfinite(s.fnorm):
                 s.error = LM_ERR_F0_NONFINITE
                 return _finish(s)
@@ -146,23 +158,23 @@ cdef int lm_advance(lm_state_t* s) noexcept nogil:
 
         elif s.phase == PH_JACOBIAN:
             s.phase = PH_HAVE_J
-            s.x_req = s.x
+            s.x_req = x
             if s.analytic:
                 return LM_EVAL_JAC
-            fdjac_steps(n, s.x, s.epsfcn, s.wa1)
+            fdjac_steps(n, x, s.epsfcn, wa1)
             return LM_EVAL_FD
 
         elif s.phase == PH_HAVE_J:
             if s.analytic:
                 s.njev += 1
             else:
-                fdjac_columns(m, n, s.fvec, fjac, ld, s.wa1)
+                fdjac_columns(m, n, fvec, fjac, ld, wa1)
                 s.nfev += n
 
-            qrfac(m, n, fjac, ld, True, s.ipvt, s.wa1, s.wa2, s.wa3, s.scipy_qrfac)
+            qrfac(m, n, fjac, ld, True, ipvt, wa1, wa2, wa3, s.scipy_qrfac)
             # A NaN or inf anywhere in a column makes its norm non-finite.
             for j in range(n):
-                if not isfinite(s.wa2[j]):
+                if not isfinite(wa2[j]):
                     s.error = LM_ERR_JAC_NONFINITE
                     s.error_index = j
                     return _finish(s)
@@ -172,68 +184,70 @@ cdef int lm_advance(lm_state_t* s) noexcept nogil:
                 # set the first trust-region radius from ||D x||.
                 if s.mode != 2:
                     for j in range(n):
-                        s.diag[j] = s.wa2[j]
-                        if s.wa2[j] == 0.0:
-                            s.diag[j] = 1.0
+                        diag[j] = wa2[j]
+                        if wa2[j] == 0.0:
+                            diag[j] = 1.0
                 for j in range(n):
-                    s.wa3[j] = s.diag[j] * s.x[j]
-                s.xnorm = enorm(n, s.wa3)
+                    wa3[j] = diag[j] * x[j]
+                s.xnorm = enorm(n, wa3)
                 s.delta = s.factor * s.xnorm
                 if s.delta == 0.0:
                     s.delta = s.factor
 
             # qtf = first n entries of Q^T f.
             for i in range(m):
-                s.wa4[i] = s.fvec[i]
+                wa4[i] = fvec[i]
             for j in range(n):
                 if fjac[j + ld * j] != 0.0:
                     ssum = 0.0
                     for i in range(j, m):
-                        ssum += fjac[i + ld * j] * s.wa4[i]
+                        ssum += fjac[i + ld * j] * wa4[i]
                     temp = -ssum / fjac[j + ld * j]
                     for i in range(j, m):
-                        s.wa4[i] += fjac[i + ld * j] * temp
-                fjac[j + ld * j] = s.wa1[j]
-                s.qtf[j] = s.wa4[j]
+                        wa4[i] += fjac[i + ld * j] * temp
+                fjac[j + ld * j] = wa1[j]
+                qtf[j] = wa4[j]
 
             # Norm of the scaled gradient, and the gtol test.
-            s.gnorm = 0.0
-            if s.fnorm != 0.0:
+            gnorm = 0.0
+            fnorm = s.fnorm
+            if fnorm != 0.0:
                 for j in range(n):
-                    l = s.ipvt[j]
-                    if s.wa2[l] != 0.0:
+                    l = ipvt[j]
+                    if wa2[l] != 0.0:
                         ssum = 0.0
                         for i in range(j + 1):
-                            ssum += fjac[i + ld * j] * (s.qtf[i] / s.fnorm)
-                        s.gnorm = fmax(s.gnorm, fabs(ssum / s.wa2[l]))
-            if s.gnorm <= s.gtol:
+                            ssum += fjac[i + ld * j] * (qtf[i] / fnorm)
+                        gnorm = fmax(gnorm, fabs(ssum / wa2[l]))
+            s.gnorm = gnorm
+            if gnorm <= s.gtol:
                 s.info = 4
                 return _finish(s)
 
             if s.mode != 2:
                 for j in range(n):
-                    s.diag[j] = fmax(s.diag[j], s.wa2[j])
+                    diag[j] = fmax(diag[j], wa2[j])
             s.phase = PH_TRIAL
 
         elif s.phase == PH_TRIAL:
-            lmpar(n, fjac, ld, s.ipvt, s.diag, s.qtf, s.delta, &s.par, s.wa1,
-                  s.wa2, s.wa3, s.wa4)
+            lmpar(n, fjac, ld, ipvt, diag, qtf, s.delta, &s.par, wa1,
+                  wa2, wa3, wa4)
             # Direction p (in wa1), trial point x + p (in wa2), ||D p||.
             for j in range(n):
-                s.wa1[j] = -s.wa1[j]
-                s.wa2[j] = s.x[j] + s.wa1[j]
-                s.wa3[j] = s.diag[j] * s.wa1[j]
-            s.pnorm = enorm(n, s.wa3)
+                wa1[j] = -wa1[j]
+                wa2[j] = x[j] + wa1[j]
+                wa3[j] = diag[j] * wa1[j]
+            s.pnorm = enorm(n, wa3)
             if s.iter == 1:
                 s.delta = fmin(s.delta, s.pnorm)
-            s.x_req = s.wa2
-            s.f_req = s.wa4
+            s.x_req = wa2
+            s.f_req = wa4
             s.phase = PH_HAVE_TRIAL
             return LM_EVAL_F
 
         elif s.phase == PH_HAVE_TRIAL:
             s.nfev += 1
-            s.fnorm1 = enorm(m, s.wa4)
+            s.fnorm1 = enorm(m, wa4)
             if not isfinite(s.fnorm1):
                 # A NaN or inf trial residual is an infinitely bad step: it is
                 # rejected and the trust region shrinks tenfold.
@@ -248,11 +262,11 @@ cdef int lm_advance(lm_state_t* s) noexcept nogil:
 
             # Scaled predicted reduction and directional derivative.
             for j in range(n):
-                s.wa3[j] = 0.0
-                temp = s.wa1[s.ipvt[j]]
+                wa3[j] = 0.0
+                temp = wa1[ipvt[j]]
                 for i in range(j + 1):
-                    s.wa3[i] += fjac[i + ld * j] * temp
-            temp1 = enorm(n, s.wa3) / s.fnorm
+                    wa3[i] += fjac[i + ld * j] * temp
+            temp1 = enorm(n, wa3) / s.fnorm
             temp2 = (sqrt(s.par) * s.pnorm) / s.fnorm
             s.prered = temp1 * temp1 + temp2 * temp2 / 0.5
             dirder = -(temp1 * temp1 + temp2 * temp2)
@@ -276,11 +290,11 @@ cdef int lm_advance(lm_state_t* s) noexcept nogil:
             # Accept a successful step.
             if s.ratio >= 1.0e-4:
                 for j in range(n):
-                    s.x[j] = s.wa2[j]
-                    s.wa2[j] = s.diag[j] * s.x[j]
+                    x[j] = wa2[j]
+                    wa2[j] = diag[j] * x[j]
                 for i in range(m):
-                    s.fvec[i] = s.wa4[i]
-                s.xnorm = enorm(n, s.wa2)
+                    fvec[i] = wa4[i]
+                s.xnorm = enorm(n, wa2)
                 s.fnorm = s.fnorm1
                 s.iter += 1
 
