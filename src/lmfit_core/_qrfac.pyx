@@ -14,6 +14,47 @@ cdef extern from "float.h":
     double DBL_EPSILON
 
 
+cdef inline void column_dots(intp_t m, intp_t j, const double* u, const double* a0,
+                             intp_t lda, int width, double* sums) noexcept nogil:
+    # sums[c] = sum(u[i] * a0[i + c * lda] for i in j..m-1), each in order of i.
+    cdef intp_t i
+    cdef double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0, v
+    cdef const double* a1 = a0 + lda
+    cdef const double* a2 = a0 + 2 * lda
+    cdef const double* a3 = a0 + 3 * lda
+    if width == 4:
+        for i in range(j, m):
+            v = u[i]
+            s0 += v * a0[i]
+            s1 += v * a1[i]
+            s2 += v * a2[i]
+            s3 += v * a3[i]
+    elif width == 2:
+        for i in range(j, m):
+            v = u[i]
+            s0 += v * a0[i]
+            s1 += v * a1[i]
+    else:
+        for i in range(j, m):
+            s0 += u[i] * a0[i]
+    sums[0] = s0
+    sums[1] = s1
+    sums[2] = s2
+    sums[3] = s3
+
+
+cdef inline void downdate_norm(intp_t m, intp_t n, intp_t j, intp_t k, double* ak,
+                               double* rdiag, double* wa, bint offbyone) noexcept nogil:
+    # MINPACK's cheap update of the norm of column k below row j, recomputed
+    # from scratch when cancellation has made it unreliable.
+    cdef double temp = ak[j] / rdiag[k]
+    rdiag[k] *= sqrt(fmax(0.0, 1.0 - temp * temp))
+    temp = rdiag[k] / wa[k]
+    if 0.05 * (temp * temp) <= DBL_EPSILON:
+        rdiag[k] = enorm(m - j - 1 + (offbyone and k < n - 1), ak + j + 1)
+        wa[k] = rdiag[k]
+
+
 cdef void qrfac(intp_t m, intp_t n, double* a, intp_t lda, bint pivot, int* ipvt,
                 double* rdiag, double* acnorm, double* wa, bint offbyone) noexcept nogil:
     # a is column-major (m x n, leading dimension lda). On return its upper
@@ -25,8 +66,10 @@ cdef void qrfac(intp_t m, intp_t n, double* a, intp_t lda, bint pivot, int* ipvt
     # m - j - 1, reading one element past the column. With offbyone set, the
     # recomputation adds that element (the first of the next column) as SciPy
     # does, except past the last column, where SciPy reads outside its array.
-    cdef intp_t i, j, k, kmax, minmn
-    cdef double ajnorm, ssum, temp
+    cdef intp_t i, j, k, kk, kmax, minmn
+    cdef int width
+    cdef double ajnorm, temp
+    cdef double sums[4]
     cdef double* aj
     cdef double* ak
 
@@ -70,23 +113,22 @@ cdef void qrfac(intp_t m, intp_t n, double* a, intp_t lda, bint pivot, int* ipvt
             aj[i] /= ajnorm
         aj[j] += 1.0
 
-        # Apply it to the remaining columns and downdate their norms.
-        for k in range(j + 1, n):
-            ak = a + k * lda
-            ssum = 0.0
-            for i in range(j, m):
-                ssum += aj[i] * ak[i]
-            temp = ssum / aj[j]
-            for i in range(j, m):
-                ak[i] -= temp * aj[i]
-            if pivot and rdiag[k] != 0.0:
-                temp = ak[j] / rdiag[k]
-                rdiag[k] *= sqrt(fmax(0.0, 1.0 - temp * temp))
-                temp = rdiag[k] / wa[k]
-                if 0.05 * (temp * temp) <= DBL_EPSILON:
-                    # Too much cancellation: recompute the norm from scratch.
-                    rdiag[k] = enorm(m - j - 1 + (offbyone and k < n - 1), ak + j + 1)
-                    wa[k] = rdiag[k]
+        # Apply it to the remaining columns and downdate their norms. The dot
+        # products of up to four columns with u_j are formed in one pass, each
+        # summed in MINPACK's order, so the results are bit-for-bit MINPACK's
+        # while the independent sums hide each other's addition latency.
+        k = j + 1
+        while k < n:
+            width = 4 if n - k >= 4 else (2 if n - k >= 2 else 1)
+            column_dots(m, j, aj, a + k * lda, lda, width, sums)
+            for kk in range(width):
+                ak = a + (k + kk) * lda
+                temp = sums[kk] / aj[j]
+                for i in range(j, m):
+                    ak[i] -= temp * aj[i]
+                if pivot and rdiag[k + kk] != 0.0:
+                    downdate_norm(m, n, j, k + kk, ak, rdiag, wa, offbyone)
+            k += width
         rdiag[j] = -ajnorm
 
 
