@@ -5,9 +5,9 @@ vectors are bit-for-bit those of SciPy's ``leastsq`` on the same input.
 """
 import numpy as np
 
-from libc.math cimport fmax, sqrt
+from libc.math cimport fabs, fmax, sqrt
 
-from lmfit_core._enorm cimport enorm
+from lmfit_core._enorm cimport LMFIT_ENORM_RDWARF, LMFIT_ENORM_RGIANT, enorm
 from lmfit_core._typedefs cimport intp_t
 
 cdef extern from "float.h":
@@ -43,6 +43,30 @@ cdef inline void column_dots(intp_t m, intp_t j, const double* u, const double* 
     sums[3] = s3
 
 
+cdef inline bint column_norms(intp_t m, const double* a0, intp_t lda, int width,
+                              double* norms) noexcept nogil:
+    # The enorm of up to four columns in one pass. Where every entry is zero or
+    # in enorm's intermediate range, enorm is the square root of the plain sum
+    # of squares in order, which is what this computes, the columns side by
+    # side. Returns False (norms unset) when an entry needs enorm's scaling.
+    cdef intp_t i
+    cdef int c
+    cdef double agiant = LMFIT_ENORM_RGIANT / <double>m
+    cdef double s[4]
+    cdef double v
+    for c in range(width):
+        s[c] = 0.0
+    for i in range(m):
+        for c in range(width):
+            v = fabs(a0[i + c * lda])
+            if v >= agiant or (v <= LMFIT_ENORM_RDWARF and v != 0.0):
+                return False
+            s[c] += v * v
+    for c in range(width):
+        norms[c] = sqrt(s[c])
+    return True
+
+
 cdef inline void downdate_norm(intp_t m, intp_t n, intp_t j, intp_t k, double* ak,
                                double* rdiag, double* wa, bint offbyone) noexcept nogil:
     # MINPACK's cheap update of the norm of column k below row j, recomputed
@@ -73,8 +97,14 @@ cdef void qrfac(intp_t m, intp_t n, double* a, intp_t lda, bint pivot, int* ipvt
     cdef double* aj
     cdef double* ak
 
+    j = 0
+    while j < n:
+        width = 4 if n - j >= 4 else (2 if n - j >= 2 else 1)
+        if not column_norms(m, a + j * lda, lda, width, acnorm + j):
+            for kk in range(width):
+                acnorm[j + kk] = enorm(m, a + (j + kk) * lda)
+        j += width
     for j in range(n):
-        acnorm[j] = enorm(m, a + j * lda)
         rdiag[j] = acnorm[j]
         wa[j] = rdiag[j]
         if pivot:
