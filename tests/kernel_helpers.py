@@ -60,18 +60,6 @@ class Padded:
             "kernel wrote past the end of its array"
 
 
-def padded_inputs(arrays, fill_float, fill_int, orders=None):
-    """`Padded` copies of `arrays` (floats padded with `fill_float`, ints with
-    `fill_int`); `orders` gives each 2-D array's memory order."""
-    orders = orders or {}
-    out = []
-    for k, arr in enumerate(arrays):
-        arr = np.asarray(arr)
-        fill = fill_int if arr.dtype.kind == "i" else fill_float
-        out.append(Padded(arr, order=orders.get(k, "C"), fill=fill))
-    return out
-
-
 def assert_bitwise_equal(got, expected, name=""):
     """Same shape and bit pattern (so NaN == NaN and -0.0 != 0.0)."""
     got = np.asarray(got)
