@@ -32,8 +32,9 @@ from parity import SCIPY_QRFAC_OFFBYONE, assert_same_fit, run_both, same_fit
 SCIPY_QRFAC_OFFBYONE_RUNS = {
     run: "SciPy's qrfac recomputes column norms over one entry past the column"
     for run in [
-        "linear_rank1_n5_m10_x1-lmdif", "linear_rank1_n5_m10_x10-lmdif",
-        "linear_rank1_n5_m10_x100-lmdif", "linear_rank1_n5_m50_x1-lmdif",
+        "linear_rank1_n5_m10_x1-lmdif", "linear_rank1_n5_m10_x1-lmder",
+        "linear_rank1_n5_m10_x10-lmdif", "linear_rank1_n5_m10_x10-lmder",
+        "linear_rank1_n5_m10_x100-lmdif", "linear_rank1_n5_m10_x100-lmder", "linear_rank1_n5_m50_x1-lmdif",
         "linear_rank1_n5_m50_x1-lmder", "linear_rank1_n5_m50_x10-lmdif",
         "linear_rank1_n5_m50_x10-lmder", "linear_rank1_n5_m50_x100-lmdif",
         "linear_rank1_n5_m50_x100-lmder",
@@ -80,19 +81,30 @@ def test_known_differences_name_real_runs():
     assert len(NONFINITE_TRIAL_RUNS) <= 0.05 * len(RUNS)
 
 
+def _emulation_matches_scipy(problem, factor, path, ref):
+    """Whether the emulated off-by-one run equals `ref` or one of 3 more SciPy runs.
+
+    SciPy's extra read past the last column picks up whatever the heap holds
+    there, so its result on these runs can change from call to call; the
+    emulation (which adds nothing there) must equal one of a few SciPy runs.
+    """
+    _, emulated = _fit_both(problem, factor, path, compat=True)
+    if same_fit(ref, emulated):
+        return True, emulated
+    for _ in range(3):
+        if same_fit(_fit_both(problem, factor, path)[0], emulated):
+            return True, emulated
+    return False, emulated
+
+
 @pytest.mark.parametrize("run, problem, factor, path", RUNS, ids=[r[0] for r in RUNS])
 def test_parity_with_scipy(run, problem, factor, path):
     ref, got = _fit_both(problem, factor, path)
     if run in NONFINITE_TRIAL_RUNS:
         _check_nonfinite_trial_run(problem, factor, path, got)
     elif run in SCIPY_QRFAC_OFFBYONE_RUNS and SCIPY_QRFAC_OFFBYONE:
-        # SciPy's extra read past the last column picks up whatever the heap
-        # holds there, so its result on these runs can change from call to
-        # call; the emulation (which adds nothing there) must equal one of a
-        # few SciPy runs.
-        _, emulated = _fit_both(problem, factor, path, compat=True)
-        refs = [ref] + [_fit_both(problem, factor, path)[0] for _ in range(3)]
-        if not any(same_fit(r, emulated) for r in refs):
+        matched, emulated = _emulation_matches_scipy(problem, factor, path, ref)
+        if not matched:
             assert_same_fit(ref, emulated)
         _check_proper_fit(got)
     else:
@@ -132,9 +144,11 @@ def test_parity_rate():
     for run, problem, factor, path in RUNS:
         if run in NONFINITE_TRIAL_RUNS:
             continue
-        compat = run in SCIPY_QRFAC_OFFBYONE_RUNS and SCIPY_QRFAC_OFFBYONE
-        ref, got = _fit_both(problem, factor, path, compat=compat)
-        matched += same_fit(ref, got)
+        ref, got = _fit_both(problem, factor, path)
+        if run in SCIPY_QRFAC_OFFBYONE_RUNS and SCIPY_QRFAC_OFFBYONE:
+            matched += _emulation_matches_scipy(problem, factor, path, ref)[0]
+        else:
+            matched += same_fit(ref, got)
     assert matched >= 0.95 * len(RUNS)
 
 
