@@ -16,7 +16,7 @@ import numpy as np
 # _pydriver the Python-callback driver and cython_lm the C-callback driver (the
 # public Cython API); _examples holds compiled models for tests and benchmarks.
 MODULES = ["_enorm", "_qrfac", "_qrsolv", "_lmpar", "_fdjac", "_engine",
-           "_pydriver", "_covar", "cython_lm", "_examples"]
+           "_pydriver", "_covar", "cython_lm", "_batch", "_examples"]
 
 # LMFIT_CORE_CYTHON_DEBUG=1 turns bounds and initialisation checks back on for the
 # memoryview wrappers (sklearn's switch); LMFIT_CORE_SANITIZE=address builds the

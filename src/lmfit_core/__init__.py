@@ -6,6 +6,7 @@
 """
 from lmfit_core._leastsq import (LEASTSQ_FAILURE, LEASTSQ_SUCCESS, ImproperInputError,
                                  leastsq)
+from lmfit_core.batch import BatchResult, leastsq_batch
 
 __version__ = "0.1.0"
 
@@ -21,5 +22,5 @@ def get_include():
     return os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-__all__ = ["leastsq", "ImproperInputError", "LEASTSQ_SUCCESS", "LEASTSQ_FAILURE",
+__all__ = ["leastsq", "leastsq_batch", "BatchResult", "ImproperInputError", "LEASTSQ_SUCCESS", "LEASTSQ_FAILURE",
            "get_include", "__version__"]

@@ -61,3 +61,24 @@ def covariance(const double[:, ::1] fjac, const int[::1] ipvt):
     permuted = np.empty_like(inv)
     permuted[np.asarray(ipvt)] = inv
     return permuted @ permuted.T
+
+
+cdef int covariance_into(intp_t n, const double* r, intp_t ldr, const int* ipvt,
+                         double* inv, double* cov) noexcept nogil:
+    # cov (row-major n x n) = P R^-1 R^-T P^T, the nogil form of covariance()
+    # for batches; inv is n*n scratch. Returns LAPACK's info (nonzero when R
+    # is exactly singular, and then cov is left untouched).
+    cdef intp_t a, b, k
+    cdef double ssum
+    cdef int info = invert_upper(n, r, ldr, inv)
+    if info != 0:
+        return info
+    # Row ipvt[i] of P R^-1 is row i of R^-1.
+    for a in range(n):
+        for b in range(a + 1):
+            ssum = 0.0
+            for k in range(n):
+                ssum += inv[a * n + k] * inv[b * n + k]
+            cov[ipvt[a] * n + ipvt[b]] = ssum
+            cov[ipvt[b] * n + ipvt[a]] = ssum
+    return 0

@@ -13,3 +13,18 @@ cdef int gauss_residuals(Py_ssize_t m, Py_ssize_t n, const double* p, double* fv
                          void* udata) noexcept nogil
 cdef int gauss_jacobian(Py_ssize_t m, Py_ssize_t n, const double* p, double* fjac,
                         Py_ssize_t ldfjac, void* udata) noexcept nogil
+
+ctypedef struct curve_set_t:
+    Py_ssize_t m          # points per curve
+    Py_ssize_t K          # curves
+    const double* t       # m abscissae, shared (NULL for the 2-D Gaussian)
+    const double* y       # K x m observations, row k for problem k
+
+cdef int gauss_batch_residuals(Py_ssize_t k, Py_ssize_t m, Py_ssize_t n, const double* p,
+                               double* fvec, void* udata) noexcept nogil
+cdef int gauss_batch_jacobian(Py_ssize_t k, Py_ssize_t m, Py_ssize_t n, const double* p,
+                              double* fjac, Py_ssize_t ldfjac, void* udata) noexcept nogil
+cdef int gauss2d_batch_residuals(Py_ssize_t k, Py_ssize_t m, Py_ssize_t n, const double* p,
+                                 double* fvec, void* udata) noexcept nogil
+cdef int gauss2d_batch_jacobian(Py_ssize_t k, Py_ssize_t m, Py_ssize_t n, const double* p,
+                                double* fjac, Py_ssize_t ldfjac, void* udata) noexcept nogil

@@ -123,3 +123,121 @@ def fit_gauss(CurveData data, x0, bint analytic=True, double ftol=1.49012e-8,
             lmdif(gauss_residuals, &data.data, m, 4, &x[0], &fvec[0], ftol, xtol,
                   gtol, maxfev, 0.0, NULL, 100.0, NULL, 0, NULL, NULL, &work[0], &res)
     return np.asarray(x), res.info, res.nfev, res.njev, res.fnorm
+
+
+# -- batch models: the callbacks take the problem index k first -----------------
+
+cdef int gauss_batch_residuals(Py_ssize_t k, Py_ssize_t m, Py_ssize_t n, const double* p,
+                               double* fvec, void* udata) noexcept nogil:
+    # The 1-D Gaussian on a background, against curve k of a curve_set_t.
+    cdef const curve_set_t* d = <const curve_set_t*>udata
+    cdef const double* y = d.y + k * m
+    cdef double a = p[0], c = p[1], w = p[2], b = p[3], u
+    cdef double s = -0.5 / (w * w)
+    cdef Py_ssize_t i
+    for i in range(m):
+        u = d.t[i] - c
+        fvec[i] = a * exp(s * u * u) + b - y[i]
+    return 0
+
+
+cdef int gauss_batch_jacobian(Py_ssize_t k, Py_ssize_t m, Py_ssize_t n, const double* p,
+                              double* fjac, Py_ssize_t ldfjac, void* udata) noexcept nogil:
+    cdef const curve_set_t* d = <const curve_set_t*>udata
+    cdef double a = p[0], c = p[1], w = p[2], u, g
+    cdef double s = -0.5 / (w * w), w2 = 1.0 / (w * w)
+    cdef Py_ssize_t i
+    for i in range(m):
+        u = d.t[i] - c
+        g = exp(s * u * u)
+        fjac[i] = g
+        fjac[i + ldfjac] = a * g * u * w2
+        fjac[i + 2 * ldfjac] = a * g * u * u * w2 / w
+        fjac[i + 3 * ldfjac] = 1.0
+    return 0
+
+
+cdef int gauss2d_batch_residuals(Py_ssize_t k, Py_ssize_t m, Py_ssize_t n, const double* p,
+                                 double* fvec, void* udata) noexcept nogil:
+    # p = (amplitude, x centre, y centre, width, background) on the pixel grid
+    # x = i % 5, y = i // 5 of a 5 x 5 spot (m = 25): Gpufit's GAUSS_2D.
+    cdef const curve_set_t* d = <const curve_set_t*>udata
+    cdef const double* z = d.y + k * m
+    cdef double a = p[0], x0 = p[1], y0 = p[2], w = p[3], b = p[4], dx, dy
+    cdef double s = -0.5 / (w * w)
+    cdef Py_ssize_t i
+    for i in range(m):
+        dx = <double>(i % 5) - x0
+        dy = <double>(i // 5) - y0
+        fvec[i] = a * exp(s * (dx * dx + dy * dy)) + b - z[i]
+    return 0
+
+
+cdef int gauss2d_batch_jacobian(Py_ssize_t k, Py_ssize_t m, Py_ssize_t n, const double* p,
+                                double* fjac, Py_ssize_t ldfjac, void* udata) noexcept nogil:
+    cdef double a = p[0], x0 = p[1], y0 = p[2], w = p[3], dx, dy, g, r2
+    cdef double s = -0.5 / (w * w), w2 = 1.0 / (w * w)
+    cdef Py_ssize_t i
+    for i in range(m):
+        dx = <double>(i % 5) - x0
+        dy = <double>(i // 5) - y0
+        r2 = dx * dx + dy * dy
+        g = exp(s * r2)
+        fjac[i] = g
+        fjac[i + ldfjac] = a * g * dx * w2
+        fjac[i + 2 * ldfjac] = a * g * dy * w2
+        fjac[i + 3 * ldfjac] = a * g * r2 * w2 / w
+        fjac[i + 4 * ldfjac] = 1.0
+    return 0
+
+
+cdef class CurveSet:
+    """Owns K curves sharing abscissae (or K 5 x 5 spots) and a ``curve_set_t`` over them.
+
+    Parameters
+    ----------
+    t : array_like of shape (m,), or None
+        Shared abscissae (None for the 2-D Gaussian, whose grid is implicit).
+    Y : array_like, shape (K, m)
+        Observations, one row per problem.
+    """
+    cdef curve_set_t data
+    cdef readonly object t
+    cdef readonly object Y
+
+    def __init__(self, t, Y):
+        self.Y = np.ascontiguousarray(Y, dtype=np.float64)
+        if self.Y.ndim != 2 or self.Y.shape[1] == 0:
+            raise ValueError("Y must be a 2-D array (K, m) with m > 0")
+        cdef const double[:, ::1] yv = self.Y
+        cdef const double[::1] tv
+        self.data.K = yv.shape[0]
+        self.data.m = yv.shape[1]
+        self.data.y = &yv[0, 0] if yv.shape[0] > 0 else NULL
+        self.data.t = NULL
+        if t is not None:
+            self.t = np.ascontiguousarray(t, dtype=np.float64)
+            if self.t.shape != (self.data.m,):
+                raise ValueError("t must be 1-D with one entry per column of Y")
+            tv = self.t
+            self.data.t = &tv[0]
+        elif self.data.m != 25:
+            raise ValueError("without t, Y must hold 5 x 5 spots (m = 25)")
+
+    @property
+    def m(self):
+        """Points per problem."""
+        return self.data.m
+
+    @property
+    def user_data(self):
+        """A PyCapsule holding the address of the ``curve_set_t`` (valid while self lives)."""
+        return PyCapsule_New(&self.data, NULL, NULL)
+
+
+def gauss2d_model(p, shape=(5, 5)):
+    """The 2-D Gaussian spot in NumPy, flattened row by row: p = (a, x0, y0, w, b)."""
+    p = np.asarray(p, dtype=float)
+    yy, xx = np.mgrid[0:shape[0], 0:shape[1]]
+    r2 = (xx - p[1]) ** 2 + (yy - p[2]) ** 2
+    return (p[0] * np.exp(-0.5 / (p[3] * p[3]) * r2) + p[4]).ravel()

@@ -165,7 +165,8 @@ def _normalize_signature(str signature):
     if not sep or not rest.rstrip().endswith(")"):
         return None
     out = []
-    for arg in rest.rstrip()[:-1].split(","):
+    body = rest.rstrip()
+    for arg in body[:len(body) - 1].split(","):
         words = arg.replace("*", " * ").split()
         words = [w for w in words if w != "const"]
         stars = words.count("*")
@@ -176,8 +177,15 @@ def _normalize_signature(str signature):
     return head.strip(), tuple(out)
 
 
-_EXPECTED = {"func": _normalize_signature(FUNC_SIGNATURE),
-             "Dfun": _normalize_signature(JAC_SIGNATURE)}
+# Batch callbacks (leastsq_batch) take the problem index first.
+BATCH_FUNC_SIGNATURE = ("int (Py_ssize_t, Py_ssize_t, Py_ssize_t, const double *, "
+                        "double *, void *)")
+BATCH_JAC_SIGNATURE = ("int (Py_ssize_t, Py_ssize_t, Py_ssize_t, const double *, "
+                       "double *, Py_ssize_t, void *)")
+
+_SIGNATURES = {"func": FUNC_SIGNATURE, "Dfun": JAC_SIGNATURE,
+               "batch func": BATCH_FUNC_SIGNATURE, "batch Dfun": BATCH_JAC_SIGNATURE}
+_EXPECTED = {role: _normalize_signature(sig) for role, sig in _SIGNATURES.items()}
 _CHECKED = {}   # (signature, role) -> bool: parsing is slow next to a small fit
 
 
@@ -212,9 +220,13 @@ cdef tuple _capsule_target(object capsule):
 def compiled_target(object obj, str role):
     """(function address, user-data address) of a compiled callback for `role`.
 
-    `role` is "func" or "Dfun"; the signature must be FUNC_SIGNATURE or
-    JAC_SIGNATURE (any 64-bit integer spelling of Py_ssize_t, const optional).
+    `role` is "func" or "Dfun" (signature FUNC_SIGNATURE or JAC_SIGNATURE),
+    or "batch func" or "batch Dfun" (BATCH_FUNC_SIGNATURE, BATCH_JAC_SIGNATURE);
+    any 64-bit integer spelling of Py_ssize_t is accepted, const is optional.
     """
+    caller = "leastsq_batch" if role.startswith("batch") else "leastsq"
+    role_name = role.rpartition(" ")[2]
+    expected = _SIGNATURES[role]
     if isinstance(obj, tuple) and type(obj).__name__ == "LowLevelCallable":
         addr, udata, signature = _capsule_target(tuple.__getitem__(obj, 0))
     elif PyCapsule_CheckExact(obj):
@@ -224,18 +236,17 @@ def compiled_target(object obj, str role):
         try:
             names = [_CTYPES_NAMES[fptr.restype]] + [_CTYPES_NAMES[t] for t in fptr.argtypes]
         except (KeyError, TypeError):
-            raise TypeError(f"leastsq: the ctypes function given as {role} must be "
-                            f"declared with restype and argtypes matching "
-                            f"{FUNC_SIGNATURE if role == 'func' else JAC_SIGNATURE}")
+            raise TypeError(f"{caller}: the ctypes function given as {role_name} must "
+                            f"be declared with restype and argtypes matching "
+                            f"{expected}")
         signature = f"{names[0]} ({', '.join(names[1:])})"
         addr = <size_t>ctypes.cast(fptr, ctypes.c_void_p).value
         udata = 0
     if not _signature_matches(signature, role):
-        raise TypeError(f"leastsq: the compiled {role} has signature {signature!r}; "
-                        f"it must be "
-                        f"{FUNC_SIGNATURE if role == 'func' else JAC_SIGNATURE!r}")
+        raise TypeError(f"{caller}: the compiled {role_name} has signature "
+                        f"{signature!r}; it must be {expected!r}")
     if addr == 0:
-        raise TypeError(f"leastsq: the compiled {role} is a NULL function pointer")
+        raise TypeError(f"{caller}: the compiled {role_name} is a NULL function pointer")
     return addr, udata
 
 

@@ -1,0 +1,329 @@
+"""Drivers for batches of independent fits: one engine state per problem.
+
+``Lockstep`` advances K fits of a vectorised Python model together: each round
+runs every unfinished fit's engine to its next request (without the GIL), and
+the requests of all fits, finite-difference points included, go to the model
+in one call (``func``) and one Jacobian call (``Dfun``). The number of Python
+calls per round does not depend on K.
+
+``fit_compiled_range`` runs fits ``k0 <= k < k1`` of a compiled model one after
+the other without the GIL; the Python layer hands ranges to threads.
+
+Every fit runs the same engine as ``leastsq``, in the same order, so each
+problem's result is what ``leastsq`` returns for it alone.
+"""
+import numpy as np
+
+cimport numpy as cnp
+from libc.math cimport NAN
+from libc.stdlib cimport free, malloc
+from libc.string cimport memcpy
+
+from lmfit_core._covar cimport covariance_into
+from lmfit_core._engine cimport (LM_DONE, LM_ERR_F0_NONFINITE, LM_ERR_JAC_NONFINITE,
+                                 LM_EVAL_F, LM_EVAL_FD, LM_EVAL_JAC, lm_advance,
+                                 lm_fd_point, lm_init, lm_state_t, lm_stop,
+                                 lm_work_size)
+from lmfit_core._typedefs cimport intp_t
+
+cnp.import_array()
+
+# Codes of a batch's ier beyond leastsq's 1-8 (the public API's info values).
+IER_NONFINITE_F0 = 9
+IER_NONFINITE_JAC = 10
+IER_NOT_FINISHED = -1       # the batch was stopped before this fit ended
+
+# Batch callbacks carry the problem index first.
+ctypedef int (*batch_func_t)(Py_ssize_t k, Py_ssize_t m, Py_ssize_t n, const double* x,
+                             double* fvec, void* udata) noexcept nogil
+ctypedef int (*batch_jac_t)(Py_ssize_t k, Py_ssize_t m, Py_ssize_t n, const double* x,
+                            double* fjac, Py_ssize_t ldfjac, void* udata) noexcept nogil
+
+
+cdef inline int ier_of(const lm_state_t* s) noexcept nogil:
+    if s.error == LM_ERR_F0_NONFINITE:
+        return 9
+    if s.error == LM_ERR_JAC_NONFINITE:
+        return 10
+    return s.info
+
+
+cdef inline void cov_of(const lm_state_t* s, int ier, double* inv, double* cov) noexcept nogil:
+    # leastsq's cov_x: only after a successful fit, else (or when R is
+    # singular, where leastsq gives None) NaN.
+    cdef intp_t i, n = s.n
+    if 1 <= ier <= 4 and covariance_into(n, s.fjac, s.ldfjac, s.ipvt, inv, cov) == 0:
+        return
+    for i in range(n * n):
+        cov[i] = NAN
+
+
+cdef class Lockstep:
+    """K fits of one vectorised Python model, advanced together.
+
+    Parameters
+    ----------
+    x : ndarray of float64, shape (K, n), C order
+        Start points; overwritten with the iterates.
+    fvec : ndarray of float64, shape (K, m), C order
+        The residuals at the start points (the first evaluation, made by the
+        caller); overwritten with the residuals at the iterates.
+    diag : ndarray of float64, shape (K, n)
+        Scale factors when `mode` is 2, else workspace.
+    mode, ftol, xtol, gtol, maxfev, epsfcn, factor :
+        As for the engine (``leastsq``'s options, already checked).
+    analytic : bool
+        Whether the Jacobian comes from ``Dfun`` (lmder) or from finite
+        differences (lmdif).
+    """
+    cdef lm_state_t* states
+    cdef readonly intp_t K, m, n
+    cdef readonly cnp.ndarray x, fvec, fjac, diag, ipvt, qtf, work
+    cdef cnp.ndarray active      # indices of the unfinished fits
+    cdef cnp.ndarray requests    # request of each active fit in this round
+    cdef intp_t n_active
+
+    def __cinit__(self, cnp.ndarray x, cnp.ndarray fvec, cnp.ndarray diag, int mode,
+                  double ftol, double xtol, double gtol, Py_ssize_t maxfev,
+                  double epsfcn, double factor, bint analytic):
+        cdef intp_t k, K = x.shape[0], n = x.shape[1], m = fvec.shape[1]
+        self.K, self.m, self.n = K, m, n
+        self.x, self.fvec, self.diag = x, fvec, diag
+        self.fjac = np.empty((K, n, m))
+        self.ipvt = np.empty((K, n), dtype=np.int32)
+        self.qtf = np.empty((K, n))
+        self.work = np.empty((K, lm_work_size(m, n)))
+        self.states = <lm_state_t*>malloc(max(K, 1) * sizeof(lm_state_t))
+        if self.states == NULL:
+            raise MemoryError("leastsq_batch: could not allocate the engine states")
+        cdef double* xp = <double*>cnp.PyArray_DATA(x)
+        cdef double* fp = <double*>cnp.PyArray_DATA(fvec)
+        cdef double* jp = <double*>cnp.PyArray_DATA(self.fjac)
+        cdef double* dp = <double*>cnp.PyArray_DATA(diag)
+        cdef int* ip = <int*>cnp.PyArray_DATA(self.ipvt)
+        cdef double* qp = <double*>cnp.PyArray_DATA(self.qtf)
+        cdef double* wp = <double*>cnp.PyArray_DATA(self.work)
+        cdef intp_t ws = lm_work_size(m, n)
+        for k in range(K):
+            lm_init(&self.states[k], m, n, xp + k * n, fp + k * m, jp + k * n * m, m,
+                    dp + k * n, mode, ip + k * n, qp + k * n, wp + k * ws, ftol, xtol,
+                    gtol, maxfev, epsfcn, factor, analytic, True)
+        self.active = np.arange(K, dtype=np.intp)
+        self.requests = np.empty(K, dtype=np.intc)
+        self.n_active = K
+
+    def __dealloc__(self):
+        free(self.states)
+
+    @property
+    def n_unfinished(self):
+        """Number of fits still running."""
+        return self.n_active
+
+    def advance(self):
+        """Run every unfinished fit to its next request; gather the requests.
+
+        Returns
+        -------
+        xf, kf : ndarray, shapes (rf, n) and (rf,)
+            Points at which ``func`` is wanted and the problem of each row
+            (trial points and finite-difference points, a problem's rows
+            together).
+        xj, kj : ndarray, shapes (rj, n) and (rj,)
+            Points at which ``Dfun`` is wanted and their problems.
+        """
+        cdef intp_t[::1] active = self.active
+        cdef int[::1] req = self.requests
+        cdef intp_t a, k, j, kept = 0, rf = 0, rj = 0, n = self.n
+        cdef int r
+        with nogil:
+            for a in range(self.n_active):
+                k = active[a]
+                r = lm_advance(&self.states[k])
+                if r == LM_DONE:
+                    continue
+                active[kept] = k
+                req[kept] = r
+                kept += 1
+                if r == LM_EVAL_F:
+                    rf += 1
+                elif r == LM_EVAL_FD:
+                    rf += n
+                else:
+                    rj += 1
+            self.n_active = kept
+        xf = np.empty((rf, n))
+        kf = np.empty(rf, dtype=np.intp)
+        xj = np.empty((rj, n))
+        kj = np.empty(rj, dtype=np.intp)
+        cdef double* xfp = <double*>cnp.PyArray_DATA(xf)
+        cdef double* xjp = <double*>cnp.PyArray_DATA(xj)
+        cdef intp_t* kfp = <intp_t*>cnp.PyArray_DATA(kf)
+        cdef intp_t* kjp = <intp_t*>cnp.PyArray_DATA(kj)
+        cdef lm_state_t* s
+        rf = rj = 0
+        with nogil:
+            for a in range(kept):
+                k = active[a]
+                s = &self.states[k]
+                if req[a] == LM_EVAL_F:
+                    memcpy(xfp + rf * n, s.x_req, n * sizeof(double))
+                    kfp[rf] = k
+                    rf += 1
+                elif req[a] == LM_EVAL_FD:
+                    for j in range(n):
+                        lm_fd_point(s, j, xfp + rf * n)
+                        kfp[rf] = k
+                        rf += 1
+                else:
+                    memcpy(xjp + rj * n, s.x_req, n * sizeof(double))
+                    kjp[rj] = k
+                    rj += 1
+        return xf, kf, xj, kj
+
+    def deliver(self, cnp.ndarray f, cnp.ndarray jac, bint col_deriv):
+        """Hand the answers to this round's requests to the fits.
+
+        `f` (rf, m) holds ``func`` at the rows ``advance`` returned, in order;
+        `jac` (rj, m, n), or (rj, n, m) with `col_deriv`, holds ``Dfun`` at its
+        rows. Both are C-contiguous float64 (checked by the caller).
+        """
+        cdef intp_t[::1] active = self.active
+        cdef int[::1] req = self.requests
+        cdef intp_t a, k, i, j, rf = 0, rj = 0, n = self.n, m = self.m
+        cdef const double* fp = <const double*>cnp.PyArray_DATA(f)
+        cdef const double* jp = <const double*>cnp.PyArray_DATA(jac)
+        cdef const double* src
+        cdef lm_state_t* s
+        with nogil:
+            for a in range(self.n_active):
+                k = active[a]
+                s = &self.states[k]
+                if req[a] == LM_EVAL_F:
+                    memcpy(s.f_req, fp + rf * m, m * sizeof(double))
+                    rf += 1
+                elif req[a] == LM_EVAL_FD:
+                    # Row j of the block is f(x + h_j e_j): column j of fjac.
+                    memcpy(s.fjac, fp + rf * m, n * m * sizeof(double))
+                    rf += n
+                else:
+                    src = jp + rj * m * n
+                    if col_deriv:
+                        memcpy(s.fjac, src, n * m * sizeof(double))
+                    else:
+                        for j in range(n):
+                            for i in range(m):
+                                s.fjac[i + j * m] = src[i * n + j]
+                    rj += 1
+
+    def stop(self):
+        """End every unfinished fit where it stands (their ier becomes -1)."""
+        cdef intp_t[::1] active = self.active
+        cdef intp_t a
+        for a in range(self.n_active):
+            lm_stop(&self.states[active[a]], IER_NOT_FINISHED)
+        self.n_active = 0
+
+    def results(self, bint want_cov):
+        """(ier, nfev, njev, fnorm, cov_x or None) of all K fits."""
+        cdef intp_t k, K = self.K, n = self.n
+        ier = np.empty(K, dtype=np.intc)
+        nfev = np.empty(K, dtype=np.intp)
+        njev = np.empty(K, dtype=np.intp)
+        fnorm = np.empty(K)
+        cov = np.empty((K, n, n)) if want_cov else None
+        cdef int[::1] ier_v = ier
+        cdef intp_t[::1] nfev_v = nfev, njev_v = njev
+        cdef double[::1] fnorm_v = fnorm
+        cdef double* covp = <double*>cnp.PyArray_DATA(cov) if want_cov else NULL
+        cdef double* inv = <double*>malloc(max(n * n, 1) * sizeof(double))
+        if inv == NULL:
+            raise MemoryError("leastsq_batch: could not allocate cov_x scratch")
+        with nogil:
+            for k in range(K):
+                ier_v[k] = ier_of(&self.states[k])
+                nfev_v[k] = self.states[k].nfev
+                njev_v[k] = self.states[k].njev
+                fnorm_v[k] = self.states[k].fnorm
+                if want_cov:
+                    cov_of(&self.states[k], ier_v[k], inv, covp + k * n * n)
+        free(inv)
+        return ier, nfev, njev, fnorm, cov
+
+
+cdef int run_one(batch_func_t func, void* func_data, batch_jac_t jac, void* jac_data,
+                 intp_t k, lm_state_t* s, double* xp) noexcept nogil:
+    # Drive one fit to its end; returns 0, or the negative code a callback
+    # returned (after which the fit is stopped with that code).
+    cdef int req, rc = 0
+    cdef intp_t j, m = s.m, n = s.n
+    while True:
+        req = lm_advance(s)
+        if req == LM_DONE:
+            return 0
+        if req == LM_EVAL_F:
+            rc = func(k, m, n, s.x_req, s.f_req, func_data)
+        elif req == LM_EVAL_FD:
+            for j in range(n):
+                lm_fd_point(s, j, xp)
+                rc = func(k, m, n, xp, s.fjac + j * s.ldfjac, func_data)
+                if rc < 0:
+                    break
+        else:
+            rc = jac(k, m, n, s.x_req, s.fjac, s.ldfjac, jac_data)
+        if rc < 0:
+            lm_stop(s, rc)
+
+
+def fit_compiled_range(size_t func_addr, size_t func_data, size_t jac_addr,
+                       size_t jac_data, Py_ssize_t k0, Py_ssize_t k1, Py_ssize_t m,
+                       double[:, ::1] x, const double[:, ::1] diag, int mode,
+                       int[::1] ier, Py_ssize_t[::1] nfev, Py_ssize_t[::1] njev,
+                       double[::1] fnorm, cov, double ftol, double xtol, double gtol,
+                       Py_ssize_t maxfev, double epsfcn, double factor):
+    """Fit problems ``k0 <= k < k1`` with compiled callbacks, without the GIL.
+
+    `x` (K, n) holds the start points and receives the solutions; `ier`,
+    `nfev`, `njev`, `fnorm` (K,) and, unless None, `cov` (K, n, n) receive the
+    results. `diag` (K, n) is read when `mode` is 2. The callbacks take the
+    problem index first (``BATCH_FUNC_SIGNATURE``, ``BATCH_JAC_SIGNATURE``);
+    `func_data` and `jac_data` are their user-data pointers. Each call
+    allocates its own workspace, so calls for disjoint ranges may run in
+    different threads at once.
+    """
+    cdef intp_t n = x.shape[1], k, ws = lm_work_size(m, n)
+    cdef bint analytic = jac_addr != 0, want_cov = cov is not None
+    cdef double* covp = NULL
+    if want_cov:
+        covp = <double*>cnp.PyArray_DATA(cov)
+    # One block: fvec (m), fjac (m n), scale (n), qtf (n), fd point (n),
+    # ipvt (n ints), inverse for cov_x (n n), engine work.
+    cdef double* buf = <double*>malloc((m + m * n + 3 * n + n * n + ws) * sizeof(double)
+                                       + n * sizeof(int))
+    if buf == NULL:
+        raise MemoryError("leastsq_batch: could not allocate the work arrays")
+    cdef double* fvec = buf
+    cdef double* fjac = fvec + m
+    cdef double* scale = fjac + m * n
+    cdef double* qtf = scale + n
+    cdef double* xp = qtf + n
+    cdef double* inv = xp + n
+    cdef double* work = inv + n * n
+    cdef int* ipvt = <int*>(work + ws)
+    cdef lm_state_t s
+    cdef batch_func_t func = <batch_func_t>func_addr
+    cdef batch_jac_t jac = <batch_jac_t>jac_addr
+    with nogil:
+        for k in range(k0, k1):
+            if mode == 2:
+                memcpy(scale, &diag[k, 0], n * sizeof(double))
+            lm_init(&s, m, n, &x[k, 0], fvec, fjac, m, scale, mode, ipvt, qtf, work,
+                    ftol, xtol, gtol, maxfev, epsfcn, factor, analytic, False)
+            run_one(func, <void*>func_data, jac, <void*>jac_data, k, &s, xp)
+            ier[k] = ier_of(&s)
+            nfev[k] = s.nfev
+            njev[k] = s.njev
+            fnorm[k] = s.fnorm
+            if want_cov:
+                cov_of(&s, ier[k], inv, covp + k * n * n)
+    free(buf)

@@ -1,0 +1,461 @@
+"""``leastsq_batch``: many independent fits of one model, with ``leastsq``'s semantics each.
+
+Two engines serve it. With a vectorised Python model, every unfinished fit
+advances in lockstep and the model is called once per round for the
+evaluations of all fits together. With a compiled model, fits run one after
+another without the GIL, in parallel across threads.
+"""
+import operator
+import os
+import sys
+from concurrent.futures import ThreadPoolExecutor, wait, FIRST_COMPLETED
+
+import numpy as np
+
+from lmfit_core._batch import (IER_NONFINITE_F0, IER_NONFINITE_JAC, IER_NOT_FINISHED,
+                               Lockstep, fit_compiled_range)
+from lmfit_core._leastsq import (_EPS, LEASTSQ_SUCCESS, ImproperInputError, _message,
+                                 _nonnegative)
+from lmfit_core._pydriver import all_finite, real_array
+from lmfit_core.cython_lm import compiled_target, is_compiled
+
+__all__ = ["leastsq_batch", "BatchResult", "IER_NONFINITE_F0", "IER_NONFINITE_JAC",
+           "IER_NOT_FINISHED"]
+
+_MESSAGES_BEYOND_MINPACK = {
+    IER_NONFINITE_F0: "func returned NaN or inf at the starting point.",
+    IER_NONFINITE_JAC: "The Jacobian has NaN or inf entries.",
+    IER_NOT_FINISHED: "The batch was stopped before this fit ended.",
+}
+
+
+class BatchResult:
+    """Results of `leastsq_batch`: one row (or entry) per problem.
+
+    Attributes
+    ----------
+    x : ndarray, shape (K, n)
+        Solutions (for unfinished fits, the last accepted iterate).
+    ier : ndarray of int, shape (K,)
+        ``leastsq``'s codes: 1-4 converged, 5-8 stopped by a limit or a
+        tolerance, and beyond them ``IER_NONFINITE_F0`` (9: the residuals are
+        not finite at the start point, where ``leastsq`` raises ValueError),
+        ``IER_NONFINITE_JAC`` (10: the Jacobian has NaN or inf entries, where
+        ``leastsq`` raises ValueError), ``IER_NOT_FINISHED`` (-1: the batch was
+        stopped before this fit ended) or, with compiled callbacks, the
+        negative value a callback returned to stop its fit.
+    nfev, njev : ndarray of int, shape (K,)
+        Calls of ``func`` and of ``Dfun`` for each problem, counted as
+        ``leastsq`` counts them (rows of a vectorised call, each a call).
+    fnorm : ndarray, shape (K,)
+        Euclidean norm of the residuals at `x`.
+    cov_x : ndarray, shape (K, n, n), or None
+        With ``cov=True``: ``leastsq``'s ``cov_x`` for each problem, NaN where
+        ``leastsq`` gives None (the fit failed or ``R`` is singular).
+    stopped : bool
+        Whether the progress callback stopped the batch.
+    ftol, xtol, gtol, maxfev :
+        The options used, for `message`.
+    """
+
+    def __init__(self, x, ier, nfev, njev, fnorm, cov_x, stopped, options):
+        self.x = x
+        self.ier = ier
+        self.nfev = nfev
+        self.njev = njev
+        self.fnorm = fnorm
+        self.cov_x = cov_x
+        self.stopped = stopped
+        self.ftol, self.xtol, self.gtol, self.maxfev = options
+
+    @property
+    def success(self):
+        """Boolean mask of the fits that converged (ier 1-4)."""
+        return np.isin(self.ier, LEASTSQ_SUCCESS)
+
+    def message(self, k):
+        """``leastsq``'s ``mesg`` for problem `k`."""
+        ier = int(self.ier[k])
+        if ier in _MESSAGES_BEYOND_MINPACK:
+            return _MESSAGES_BEYOND_MINPACK[ier]
+        if ier < 0:
+            return f"The compiled callback stopped the fit (it returned {ier})."
+        return _message(ier, self.ftol, self.xtol, self.gtol, self.maxfev)
+
+    def __len__(self):
+        return self.x.shape[0]
+
+    def __repr__(self):
+        counts = np.unique(self.ier, return_counts=True)
+        summary = ", ".join(f"ier={i}: {c}" for i, c in zip(*counts))
+        return (f"<BatchResult of {len(self)} fits, n={self.x.shape[1]} ({summary})"
+                f"{', stopped' if self.stopped else ''}>")
+
+
+def _progress_reporter(progress, total):
+    """(update(done) -> keep going, close()) for the `progress` argument."""
+    if progress is None or progress is False:
+        return (lambda done: True), (lambda: None)
+    if callable(progress):
+        def update(done):
+            return progress(done, total) is not False
+        return update, (lambda: None)
+    if progress is not True:
+        raise TypeError("leastsq_batch: progress must be None, True or a callable "
+                        f"progress(done, total), got {type(progress).__name__}")
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:
+        return _plain_progress(total)
+    bar = tqdm(total=total, unit="fit", desc="leastsq_batch")
+    last = [0]
+
+    def update(done):
+        bar.update(done - last[0])
+        last[0] = done
+        return True
+    return update, bar.close
+
+
+def _plain_progress(total):
+    # Without tqdm: a line on stderr that is rewritten in place.
+    def update(done):
+        sys.stderr.write(f"\rleastsq_batch: {done}/{total} fits")
+        sys.stderr.flush()
+        return True
+
+    def close():
+        sys.stderr.write("\n")
+    return update, close
+
+
+def _start_points(x0):
+    if type(x0) is np.ndarray and x0.dtype == np.float64:
+        x = np.array(x0, order="C")
+    else:
+        x = np.array(real_array(x0, "x0", ImproperInputError), dtype=np.float64,
+                     order="C")
+    if x.ndim != 2:
+        raise ImproperInputError(f"leastsq_batch: x0 must have shape (K, n), one row "
+                                 f"of start values per problem, got shape {x.shape}")
+    if x.shape[1] == 0:
+        raise ImproperInputError("leastsq_batch: x0 must contain at least one "
+                                 "parameter per problem")
+    if not all_finite(x.reshape(-1)):
+        bad = np.flatnonzero(~np.isfinite(x).all(axis=1))
+        raise ImproperInputError(f"leastsq_batch: x0 must be finite (problems "
+                                 f"{bad[:10].tolist()} are not)")
+    return x
+
+
+def _scales(diag, K, n):
+    if diag is None:
+        return 1, np.empty((K, n))
+    scale = np.array(real_array(diag, "diag", ImproperInputError), dtype=np.float64)
+    if scale.shape == (n,):
+        scale = np.broadcast_to(scale, (K, n))
+    if scale.shape != (K, n):
+        raise ImproperInputError(f"leastsq_batch: diag must have shape (n,) or "
+                                 f"(K, n) = {(K, n)}, got {scale.shape}")
+    scale = np.ascontiguousarray(scale)
+    if not (all_finite(scale.reshape(-1)) and (scale > 0).all()):
+        raise ImproperInputError("leastsq_batch: diag must hold positive finite scale "
+                                 "factors")
+    return 2, scale
+
+
+def _default_threads():
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+def leastsq_batch(func, x0, args=(), Dfun=None, *, col_deriv=False, ftol=1.49012e-08,
+                  xtol=1.49012e-08, gtol=0.0, maxfev=0, epsfcn=None, factor=100,
+                  diag=None, cov=False, progress=None, threads=None, chunk_size=None):
+    """Solve K independent least-squares problems of one model.
+
+    Each problem is fitted exactly as ``leastsq(func_k, x0[k], ...)`` would
+    fit it alone (the same iterates, ``ier``, ``nfev`` and ``x``), and one
+    problem's failure (NaN residuals, ``maxfev``) does not affect another.
+
+    Parameters
+    ----------
+    func : callable or compiled callback
+        The model, in one of two forms.
+
+        *Vectorised Python model*: ``func(x, k, *args) -> ndarray (r, M)``
+        evaluates the residuals at ``r`` parameter rows ``x`` (shape
+        ``(r, n)``) for the problems ``k`` (int array, shape ``(r,)``; a
+        problem may appear several times, e.g. for its finite-difference
+        points). All fits advance in lockstep and ``func`` is called once per
+        round for all of them, so the number of Python calls does not grow
+        with K. Use ``k`` to pick each row's data, e.g. ``ydata[k]``.
+
+        *Compiled model*: a ``scipy.LowLevelCallable``, PyCapsule or ctypes
+        function with the signature ``int f(Py_ssize_t k, Py_ssize_t m,
+        Py_ssize_t n, const double *x, double *fvec, void *user_data)`` that
+        writes the ``m`` residuals of problem ``k`` at ``x``, returning 0 (or a
+        negative number to stop that fit). Pass ``args=(M,)``. Fits then run
+        without the GIL on `threads` threads.
+    x0 : array_like, shape (K, n)
+        Start points, one row per problem.
+    args : tuple, optional
+        Extra arguments of `func` and `Dfun` (with a compiled model, ``(M,)``).
+    Dfun : callable or compiled callback, optional
+        The Jacobian. Vectorised: ``Dfun(x, k, *args) -> ndarray (r, M, n)``
+        (or ``(r, n, M)`` with `col_deriv`). Compiled: ``int j(Py_ssize_t k,
+        Py_ssize_t m, Py_ssize_t n, const double *x, double *fjac,
+        Py_ssize_t ldfjac, void *user_data)`` writing ``d f_i / d x_j`` to
+        ``fjac[i + j * ldfjac]``. Without it the Jacobian is formed by forward
+        differences, as in ``leastsq``.
+    col_deriv : bool, optional
+        Whether a vectorised `Dfun` returns the derivatives down the rows of
+        each Jacobian (``(r, n, M)``).
+    ftol, xtol, gtol, maxfev, epsfcn, factor : optional
+        As in ``leastsq``, the same for every problem.
+    diag : array_like, shape (n,) or (K, n), optional
+        Variable scale factors, as in ``leastsq`` (shared or per problem).
+    cov : bool, optional
+        Also return ``cov_x`` for every problem (default False).
+    progress : None, True or callable, optional
+        ``True`` shows a progress bar (tqdm when it is installed, otherwise a
+        line on stderr). A callable ``progress(done, total)`` is called as
+        fits finish; if it returns False the batch stops cleanly: finished fits
+        keep their results, the others get ``ier = IER_NOT_FINISHED`` (-1)
+        with their last iterate.
+    threads : int, optional
+        Threads for a compiled model (default: the cores this process may use).
+        Ignored for a Python model.
+    chunk_size : int, optional
+        Problems per task handed to a thread, for a compiled model (default:
+        enough tasks for a smooth progress bar and balanced threads).
+
+    Returns
+    -------
+    BatchResult
+        Arrays ``x``, ``ier``, ``nfev``, ``njev``, ``fnorm`` and, with
+        `cov`, ``cov_x``; ``message(k)`` gives ``leastsq``'s ``mesg``.
+
+    Raises
+    ------
+    ImproperInputError
+        An option or `x0` is invalid (the message names it).
+    TypeError, ValueError
+        `func` or `Dfun` returned an array of the wrong shape or type.
+    Exception
+        Whatever `func` or `Dfun` raised; the batch is abandoned.
+
+    Notes
+    -----
+    Where ``leastsq`` raises ValueError for one problem (non-finite residuals
+    at ``x0``, a non-finite Jacobian), the batch records ``ier`` 9 or 10 for
+    that problem and goes on with the others.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from lmfit_core import leastsq_batch
+    >>> t = np.linspace(0, 4, 50)
+    >>> rates = np.array([0.5, 1.0, 2.0])
+    >>> y = 3.0 * np.exp(-rates[:, None] * t)            # three decay curves
+    >>> def residuals(p, k):
+    ...     return p[:, :1] * np.exp(-p[:, 1:2] * t) - y[k]
+    >>> res = leastsq_batch(residuals, np.tile([1.0, 0.3], (3, 1)))
+    >>> np.round(res.x[:, 1], 6)
+    array([0.5, 1. , 2. ])
+    """
+    compiled = is_compiled(func)
+    if not (compiled or callable(func)):
+        raise TypeError(f"leastsq_batch: func must be callable, got "
+                        f"{type(func).__name__}")
+    if Dfun is not None:
+        if not (callable(Dfun) or is_compiled(Dfun)):
+            raise TypeError(f"leastsq_batch: Dfun must be callable or None, got "
+                            f"{type(Dfun).__name__}")
+        if compiled != is_compiled(Dfun):
+            raise TypeError("leastsq_batch: func and Dfun must both be compiled "
+                            "callbacks or both Python callables")
+    x = _start_points(x0)
+    K, n = x.shape
+    if not isinstance(args, tuple):
+        args = (args,)
+    ftol = _nonnegative(ftol, "ftol")
+    xtol = _nonnegative(xtol, "xtol")
+    gtol = _nonnegative(gtol, "gtol")
+    try:
+        factor = float(factor)
+    except (TypeError, ValueError) as exc:
+        raise ImproperInputError(f"leastsq_batch: factor must be a real number, got "
+                                 f"{factor!r}") from exc
+    if not (0.0 < factor < np.inf):
+        raise ImproperInputError(f"leastsq_batch: factor must be positive and finite, "
+                                 f"got {factor!r}")
+    try:
+        maxfev = operator.index(maxfev)
+    except TypeError as exc:
+        raise ImproperInputError(f"leastsq_batch: maxfev must be an integer, got "
+                                 f"{maxfev!r}") from exc
+    if epsfcn is not None:
+        try:
+            epsfcn = float(epsfcn)
+        except (TypeError, ValueError) as exc:
+            raise ImproperInputError(f"leastsq_batch: epsfcn must be a real number or "
+                                     f"None, got {epsfcn!r}") from exc
+        if np.isnan(epsfcn):
+            raise ImproperInputError("leastsq_batch: epsfcn must not be NaN")
+    mode, scale = _scales(diag, K, n)
+    default_maxfev = (200 if Dfun is None else 100) * (n + 1)
+    if maxfev == 0:
+        maxfev = default_maxfev
+    run_maxfev = default_maxfev if maxfev < 0 else maxfev
+    options = (ftol, xtol, gtol, maxfev)
+    update, close = _progress_reporter(progress, K)
+    try:
+        if compiled:
+            return _run_compiled(func, Dfun, x, args, scale, mode, ftol, xtol, gtol,
+                                 run_maxfev, _EPS if epsfcn is None else epsfcn, factor,
+                                 cov, update, threads, chunk_size, options)
+        return _run_lockstep(func, Dfun, x, args, bool(col_deriv), scale, mode, ftol,
+                             xtol, gtol, run_maxfev, epsfcn, factor, cov, update, options)
+    finally:
+        close()
+
+
+def _call_rows(f, xr, kr, args, m, what):
+    """f(xr, kr, *args) as a C-contiguous float64 array of shape (rows, m) (m None: any)."""
+    res = f(xr, kr, *args)
+    if type(res) is not np.ndarray or res.dtype != np.float64:
+        res = real_array(res, f"the values of {what}")
+    res = np.ascontiguousarray(res, dtype=np.float64)
+    return res
+
+
+def _residual_rows(func, xr, kr, args, m):
+    f = _call_rows(func, xr, kr, args, m, "func")
+    rows = xr.shape[0]
+    if f.ndim == 1 and m == 1 and f.size == rows:
+        f = f.reshape(rows, 1)
+    if f.ndim != 2 or f.shape[0] != rows or (m is not None and f.shape[1] != m):
+        want = f"({rows}, M)" if m is None else f"({rows}, {m})"
+        raise ValueError(f"leastsq_batch: func returned an array of shape {f.shape} "
+                         f"for {rows} parameter rows; it must return shape {want}, "
+                         "one row of residuals per parameter row, with M fixed")
+    return f
+
+
+def _jacobian_rows(Dfun, xr, kr, args, m, n, col_deriv):
+    J = _call_rows(Dfun, xr, kr, args, m, "Dfun")
+    want = (xr.shape[0], n, m) if col_deriv else (xr.shape[0], m, n)
+    if J.shape != want:
+        raise ValueError(f"leastsq_batch: Dfun returned an array of shape {J.shape}; "
+                         f"it must return shape {want} (col_deriv={col_deriv})")
+    return J
+
+
+def _run_lockstep(func, Dfun, x, args, col_deriv, scale, mode, ftol, xtol, gtol, maxfev,
+                  epsfcn, factor, cov, update, options):
+    K, n = x.shape
+    # The first evaluation, at every start point, sizes the problem; it is
+    # MINPACK's first evaluation of each fit, as in leastsq.
+    raw = func(x.copy(), np.arange(K, dtype=np.intp), *args)
+    dtype = getattr(raw, "dtype", None)
+    f0 = _residual_rows(lambda *a: raw, x, None, (), None)
+    m = f0.shape[1]
+    if n > m:
+        raise TypeError(f"Improper input: func input vector length N={n} must"
+                        f" not exceed func output vector length M={m}")
+    if epsfcn is None:
+        # leastsq's default: the machine precision of the residuals' type.
+        epsfcn = float(np.finfo(dtype).eps) if dtype is not None and dtype.kind == "f" else _EPS
+    engine = Lockstep(x, f0, scale, mode, ftol, xtol, gtol, maxfev, epsfcn, factor,
+                      Dfun is not None)
+    empty_jac = np.empty((0, n, m))
+    stopped = False
+    while True:
+        xf, kf, xj, kj = engine.advance()
+        if not update(K - engine.n_unfinished):
+            engine.stop()
+            stopped = True
+            break
+        if engine.n_unfinished == 0:
+            break
+        f = _residual_rows(func, xf, kf, args, m) if xf.shape[0] else xf[:, :0]
+        J = (_jacobian_rows(Dfun, xj, kj, args, m, n, col_deriv) if xj.shape[0]
+             else empty_jac)
+        engine.deliver(f, J, col_deriv)
+    ier, nfev, njev, fnorm, cov_x = engine.results(cov)
+    return BatchResult(engine.x, ier, nfev, njev, fnorm, cov_x, stopped, options)
+
+
+def _run_compiled(func, Dfun, x, args, scale, mode, ftol, xtol, gtol, maxfev, epsfcn,
+                  factor, cov, update, threads, chunk_size, options):
+    K, n = x.shape
+    m = _compiled_count(args, n)
+    func_addr, func_data = compiled_target(func, "batch func")
+    jac_addr, jac_data = (0, 0) if Dfun is None else compiled_target(Dfun, "batch Dfun")
+    if threads is None:
+        threads = _default_threads()
+    threads = operator.index(threads)
+    if threads < 1:
+        raise ImproperInputError(f"leastsq_batch: threads must be >= 1, got {threads}")
+    if chunk_size is None:
+        chunk_size = max(1, min(4096, -(-K // (16 * threads))))
+    chunk_size = operator.index(chunk_size)
+    if chunk_size < 1:
+        raise ImproperInputError(f"leastsq_batch: chunk_size must be >= 1, got "
+                                 f"{chunk_size}")
+    ier = np.full(K, IER_NOT_FINISHED, dtype=np.intc)
+    nfev = np.zeros(K, dtype=np.intp)
+    njev = np.zeros(K, dtype=np.intp)
+    fnorm = np.full(K, np.nan)
+    cov_x = np.full((K, n, n), np.nan) if cov else None
+    ranges = [(k, min(k + chunk_size, K)) for k in range(0, K, chunk_size)]
+
+    def run(r):
+        fit_compiled_range(func_addr, func_data, jac_addr, jac_data, r[0], r[1], m, x,
+                           scale, mode, ier, nfev, njev, fnorm, cov_x, ftol, xtol, gtol,
+                           maxfev, epsfcn, factor)
+        return r[1] - r[0]
+
+    stopped = False
+    done = 0
+    if threads == 1:
+        for r in ranges:
+            done += run(r)
+            if not update(done):
+                stopped = True
+                break
+    else:
+        with ThreadPoolExecutor(max_workers=threads) as pool:
+            pending = {pool.submit(run, r) for r in ranges}
+            try:
+                while pending:
+                    finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+                    for fut in finished:
+                        done += fut.result()
+                    if not stopped and not update(done):
+                        stopped = True
+                        for fut in pending:
+                            fut.cancel()
+            finally:
+                for fut in pending:
+                    fut.cancel()
+    return BatchResult(x, ier, nfev, njev, fnorm, cov_x, stopped, options)
+
+
+def _compiled_count(args, n):
+    if len(args) != 1:
+        raise TypeError("leastsq_batch: a compiled func takes no Python arguments: "
+                        "pass the number of residuals as args=(M,) and the data as "
+                        "the callback's user data")
+    try:
+        m = operator.index(args[0])
+    except TypeError as exc:
+        raise TypeError("leastsq_batch: with a compiled func, args=(M,) must give the "
+                        f"number of residuals as an integer, got {args[0]!r}") from exc
+    if n > m:
+        raise TypeError(f"Improper input: func input vector length N={n} must"
+                        f" not exceed func output vector length M={m}")
+    return m
