@@ -7,7 +7,8 @@ bare call of the residual (and Jacobian) function, the time no drop-in can go
 below. Then one fit of a compiled model through the Cython API and through
 ``leastsq``, and the thread scaling of compiled fits. Needs SciPy. ``--quick``
 skips the two large scenarios; ``--repeats`` sets the number of alternating
-rounds; ``--compiled`` runs only the compiled-callback part.
+rounds; ``--compiled`` runs only the compiled-callback part, ``--batch`` only
+the batched fits of ``leastsq_batch``.
 """
 import argparse
 import time
@@ -170,6 +171,106 @@ def run_compiled(repeats=2000):
           f"{2 * k / two:,.0f}, speed-up {one / two:.2f}")
 
 
+def _decay_batch(K, m=100, seed=4):
+    """K exponential decays (m points each, own data): the vectorised model and one fit."""
+    rng = np.random.default_rng(seed)
+    t = np.linspace(0, 5, m)
+    truth = np.column_stack([rng.uniform(1, 4, K), rng.uniform(0.5, 2, K),
+                             rng.uniform(-0.5, 0.5, K)])
+    Y = truth[:, :1] * np.exp(-truth[:, 1:2] * t) + truth[:, 2:]
+    Y += 0.01 * rng.normal(size=Y.shape)
+
+    def rows(p, k):
+        return p[:, :1] * np.exp(-p[:, 1:2] * t) + p[:, 2:3] - Y[k]
+
+    def one(k):
+        y = Y[k]
+        return lambda p: p[0] * np.exp(-p[1] * t) + p[2] - y
+    return rows, one, np.tile([1.0, 1.0, 0.0], (K, 1))
+
+
+def run_batch(repeats=5):
+    """Print the batched scenarios: fits/s of leastsq_batch against their peers.
+
+    1. 2,000 exponential decays (m=100, n=3, own data each), vectorised NumPy
+       model, finite differences, against a Python loop over SciPy's leastsq
+       (same residuals written for one problem).
+    2. 10,000 compiled Gaussians on a background (m=100, n=4, noise, start off
+       the truth), analytic Jacobian, default tolerances, on 1 and 2 threads.
+    3. 10,000 compiled 2-D Gaussians on 5 x 5 pixels (n=5, analytic Jacobian,
+       ftol = xtol = 1e-4, starts off by 10%), on 1 and 2 threads.
+    """
+    from scipy import LowLevelCallable
+    from scipy.optimize import leastsq as scipy_leastsq
+
+    from lmfit_core import _examples, leastsq_batch
+
+    print("batched fits: medians of alternating runs")
+    K = 2000
+    rows, one, X0 = _decay_batch(K)
+    funcs = [one(k) for k in range(K)]
+
+    def scipy_loop():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            return [scipy_leastsq(funcs[k], X0[k], full_output=True) for k in range(K)]
+    ours, theirs = [], []
+    for _ in range(repeats):
+        t, res = _one_run(lambda: leastsq_batch(rows, X0))
+        ours.append(t)
+        t, ref = _one_run(scipy_loop)
+        theirs.append(t)
+    same = sum(np.array_equal(res.x[k], ref[k][0]) and res.nfev[k] == ref[k][2]["nfev"]
+               for k in range(K))
+    t_ours, t_ref = float(np.median(ours)), float(np.median(theirs))
+    print(f"  {K:,} exp. decays, NumPy model: leastsq_batch {format_seconds(t_ours)} "
+          f"({K / t_ours:,.0f} fits/s), SciPy loop {format_seconds(t_ref)} "
+          f"({K / t_ref:,.0f} fits/s), speed-up {t_ref / t_ours:.1f}x; same x and "
+          f"nfev as SciPy: {same}/{K}")
+
+    K = 10_000
+    rng = np.random.default_rng(5)
+    t = np.linspace(-5, 5, 100)
+    Y = (_examples.gauss_model([2.0, 0.3, 1.1, 0.5], t)
+         + 0.05 * rng.normal(size=(K, t.size)))
+    gauss = _examples.CurveSet(t, Y)
+    X0 = np.tile([1.5, 0.0, 1.5, 0.3], (K, 1))
+    _compiled_rate("compiled Gaussians, m=100, n=4, lmder", leastsq_batch,
+                   LowLevelCallable.from_cython(_examples, "gauss_batch_residuals",
+                                                gauss.user_data),
+                   LowLevelCallable.from_cython(_examples, "gauss_batch_jacobian",
+                                                gauss.user_data),
+                   X0, 100, {}, repeats)
+
+    truth = np.column_stack([rng.uniform(50, 150, K), rng.uniform(1.5, 2.5, K),
+                             rng.uniform(1.5, 2.5, K), rng.uniform(0.8, 1.2, K),
+                             rng.uniform(5, 15, K)])
+    Z = np.array([_examples.gauss2d_model(p) for p in truth])
+    Z += np.sqrt(np.maximum(Z, 1.0)) * rng.normal(size=Z.shape)
+    spots = _examples.CurveSet(None, Z)
+    X0 = truth * rng.choice([0.9, 1.1], size=truth.shape)
+    _compiled_rate("compiled 2-D Gaussians, 5x5, n=5, lmder, tol 1e-4", leastsq_batch,
+                   LowLevelCallable.from_cython(_examples, "gauss2d_batch_residuals",
+                                                spots.user_data),
+                   LowLevelCallable.from_cython(_examples, "gauss2d_batch_jacobian",
+                                                spots.user_data),
+                   X0, 25, dict(ftol=1e-4, xtol=1e-4), repeats)
+
+
+def _compiled_rate(name, solver, f, j, X0, m, options, repeats):
+    K = X0.shape[0]
+    times = {1: [], 2: []}
+    for _ in range(repeats):
+        for threads in (1, 2):
+            t, res = _one_run(lambda: solver(f, X0, args=(m,), Dfun=j, threads=threads,
+                                             **options))
+            times[threads].append(t)
+    one, two = float(np.median(times[1])), float(np.median(times[2]))
+    print(f"  {K:,} {name}: 1 thread {K / one:,.0f} fits/s, 2 threads "
+          f"{K / two:,.0f} fits/s ({one / two:.2f}x); converged "
+          f"{int(res.success.sum()):,}/{K:,}")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m lmfit_core.bench",
                                      description=__doc__.split("\n")[0])
@@ -177,11 +278,18 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, default=None, help="alternating rounds")
     parser.add_argument("--compiled", action="store_true",
                         help="only the compiled-callback scenarios")
+    parser.add_argument("--batch", action="store_true",
+                        help="only the batched scenarios (leastsq_batch)")
     args = parser.parse_args(argv)
+    if args.batch:
+        run_batch()
+        return
     if not args.compiled:
         run(quick=args.quick, repeats=args.repeats)
         print()
     run_compiled()
+    print()
+    run_batch()
 
 
 if __name__ == "__main__":

@@ -1,0 +1,106 @@
+"""Benchmarks of batched fitting: ``leastsq_batch`` next to a loop over SciPy's ``leastsq``.
+
+The problems are those of ``python -m lmfit_core.bench --batch``: exponential
+decays with a vectorised NumPy model, and compiled Gaussians (1-D on a
+background, and 2-D spots on 5 x 5 pixels) on one and two threads.
+"""
+import warnings
+
+import numpy as np
+
+from .common import Benchmark, safe_import, setup, skip  # noqa: F401
+
+with safe_import():
+    from lmfit_core import leastsq_batch
+
+with safe_import():
+    from lmfit_core.bench import _decay_batch
+
+with safe_import():
+    from lmfit_core import _examples
+
+with safe_import():
+    from scipy import LowLevelCallable
+    from scipy.optimize import leastsq as scipy_leastsq
+
+
+def _need(*names):
+    for name in names:
+        if name not in globals():
+            skip(f"{name} is not importable on this commit")
+
+
+class DecayBatch(Benchmark):
+    """K exponential decays (m=100, n=3), finite differences: batch vs SciPy loop."""
+
+    params = [[100, 2000], ["lmfit_core", "scipy"]]
+    param_names = ["K", "implementation"]
+    timeout = 300
+
+    def setup(self, K, implementation):
+        _need("leastsq_batch", "_decay_batch", "scipy_leastsq")
+        self.rows, one, self.x0 = _decay_batch(K)
+        self.funcs = [one(k) for k in range(K)]
+
+    def _run(self, implementation):
+        if implementation == "lmfit_core":
+            return leastsq_batch(self.rows, self.x0).nfev
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            return np.array([scipy_leastsq(f, x, full_output=True)[2]["nfev"]
+                             for f, x in zip(self.funcs, self.x0)])
+
+    def time_batch(self, K, implementation):
+        self._run(implementation)
+
+    def peakmem_batch(self, K, implementation):
+        self._run(implementation)
+
+    def track_total_nfev(self, K, implementation):
+        return int(self._run(implementation).sum())
+
+
+class CompiledBatch(Benchmark):
+    """10,000 compiled fits with analytic Jacobians, on 1 and 2 threads."""
+
+    params = [["gauss1d", "gauss2d"], [1, 2]]
+    param_names = ["model", "threads"]
+    timeout = 300
+
+    def setup(self, model, threads):
+        _need("leastsq_batch", "_examples", "LowLevelCallable")
+        if not hasattr(_examples, "CurveSet"):
+            skip("no batch models on this commit")
+        rng = np.random.default_rng(5)
+        K = 10_000
+        if model == "gauss1d":
+            t = np.linspace(-5, 5, 100)
+            Y = (_examples.gauss_model([2.0, 0.3, 1.1, 0.5], t)
+                 + 0.05 * rng.normal(size=(K, t.size)))
+            self.data = _examples.CurveSet(t, Y)
+            self.x0 = np.tile([1.5, 0.0, 1.5, 0.3], (K, 1))
+            self.m, self.options = 100, {}
+        else:
+            truth = np.column_stack([rng.uniform(50, 150, K), rng.uniform(1.5, 2.5, K),
+                                     rng.uniform(1.5, 2.5, K), rng.uniform(0.8, 1.2, K),
+                                     rng.uniform(5, 15, K)])
+            Z = np.array([_examples.gauss2d_model(p) for p in truth])
+            Z += np.sqrt(np.maximum(Z, 1.0)) * rng.normal(size=Z.shape)
+            self.data = _examples.CurveSet(None, Z)
+            self.x0 = truth * rng.choice([0.9, 1.1], size=truth.shape)
+            self.m, self.options = 25, dict(ftol=1e-4, xtol=1e-4)
+        name = "gauss" if model == "gauss1d" else "gauss2d"
+        self.f = LowLevelCallable.from_cython(_examples, f"{name}_batch_residuals",
+                                              self.data.user_data)
+        self.j = LowLevelCallable.from_cython(_examples, f"{name}_batch_jacobian",
+                                              self.data.user_data)
+
+    def _run(self, threads):
+        return leastsq_batch(self.f, self.x0, args=(self.m,), Dfun=self.j,
+                             threads=threads, **self.options)
+
+    def time_batch(self, model, threads):
+        self._run(threads)
+
+    def track_converged(self, model, threads):
+        return int(self._run(threads).success.sum())
