@@ -15,35 +15,46 @@ from libc.math cimport exp
 from lmfit_core.cython_lm cimport lm_result_t, lm_work_size, lmder, lmdif
 
 
-cdef int gauss_residuals(Py_ssize_t m, Py_ssize_t n, const double* p, double* fvec,
-                         void* udata) noexcept nogil:
-    cdef curve_data_t* d = <curve_data_t*>udata
+cdef inline void gauss_eval(Py_ssize_t m, const double* t, const double* y,
+                            const double* p, double* fvec) noexcept nogil:
+    # fvec = a exp(-(t - c)^2 / (2 w^2)) + b - y, p = (a, c, w, b).
     cdef double a = p[0], c = p[1], w = p[2], b = p[3], u
     cdef double s = -0.5 / (w * w)
     cdef Py_ssize_t i
-    if d.stop_at > 0:
-        d.calls += 1
-        if d.calls >= d.stop_at:
-            return -7
     for i in range(m):
-        u = d.t[i] - c
-        fvec[i] = a * exp(s * u * u) + b - d.y[i]
-    return 0
+        u = t[i] - c
+        fvec[i] = a * exp(s * u * u) + b - y[i]
 
 
-cdef int gauss_jacobian(Py_ssize_t m, Py_ssize_t n, const double* p, double* fjac,
-                        Py_ssize_t ldfjac, void* udata) noexcept nogil:
-    cdef const curve_data_t* d = <const curve_data_t*>udata
+cdef inline void gauss_derivatives(Py_ssize_t m, const double* t, const double* p,
+                                   double* fjac, Py_ssize_t ldfjac) noexcept nogil:
+    # The Jacobian of gauss_eval, column-major.
     cdef double a = p[0], c = p[1], w = p[2], u, g
     cdef double s = -0.5 / (w * w), w2 = 1.0 / (w * w)
     cdef Py_ssize_t i
     for i in range(m):
-        u = d.t[i] - c
+        u = t[i] - c
         g = exp(s * u * u)
         fjac[i] = g
         fjac[i + ldfjac] = a * g * u * w2
         fjac[i + 2 * ldfjac] = a * g * u * u * w2 / w
         fjac[i + 3 * ldfjac] = 1.0
+
+
+cdef int gauss_residuals(Py_ssize_t m, Py_ssize_t n, const double* p, double* fvec,
+                         void* udata) noexcept nogil:
+    cdef curve_data_t* d = <curve_data_t*>udata
+    if d.stop_at > 0:
+        d.calls += 1
+        if d.calls >= d.stop_at:
+            return -7
+    gauss_eval(m, d.t, d.y, p, fvec)
+    return 0
+
+
+cdef int gauss_jacobian(Py_ssize_t m, Py_ssize_t n, const double* p, double* fjac,
+                        Py_ssize_t ldfjac, void* udata) noexcept nogil:
+    gauss_derivatives(m, (<const curve_data_t*>udata).t, p, fjac, ldfjac)
     return 0
 
 
@@ -131,29 +142,13 @@ cdef int gauss_batch_residuals(Py_ssize_t k, Py_ssize_t m, Py_ssize_t n, const d
                                double* fvec, void* udata) noexcept nogil:
     # The 1-D Gaussian on a background, against curve k of a curve_set_t.
     cdef const curve_set_t* d = <const curve_set_t*>udata
-    cdef const double* y = d.y + k * m
-    cdef double a = p[0], c = p[1], w = p[2], b = p[3], u
-    cdef double s = -0.5 / (w * w)
-    cdef Py_ssize_t i
-    for i in range(m):
-        u = d.t[i] - c
-        fvec[i] = a * exp(s * u * u) + b - y[i]
+    gauss_eval(m, d.t, d.y + k * m, p, fvec)
     return 0
 
 
 cdef int gauss_batch_jacobian(Py_ssize_t k, Py_ssize_t m, Py_ssize_t n, const double* p,
                               double* fjac, Py_ssize_t ldfjac, void* udata) noexcept nogil:
-    cdef const curve_set_t* d = <const curve_set_t*>udata
-    cdef double a = p[0], c = p[1], w = p[2], u, g
-    cdef double s = -0.5 / (w * w), w2 = 1.0 / (w * w)
-    cdef Py_ssize_t i
-    for i in range(m):
-        u = d.t[i] - c
-        g = exp(s * u * u)
-        fjac[i] = g
-        fjac[i + ldfjac] = a * g * u * w2
-        fjac[i + 2 * ldfjac] = a * g * u * u * w2 / w
-        fjac[i + 3 * ldfjac] = 1.0
+    gauss_derivatives(m, (<const curve_set_t*>udata).t, p, fjac, ldfjac)
     return 0
 
 

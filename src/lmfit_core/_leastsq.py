@@ -71,16 +71,16 @@ def _real_vector(value, name):
     return np.array(arr, dtype=np.float64, order="C").reshape(-1)
 
 
-def _compiled_residual_count(args, n):
+def _compiled_residual_count(args, n, caller="leastsq"):
     """M for a compiled func, which takes its data as user data: args == (M,)."""
     if len(args) != 1:
-        raise TypeError("leastsq: a compiled func takes no Python arguments: pass "
+        raise TypeError(f"{caller}: a compiled func takes no Python arguments: pass "
                         "the number of residuals as args=(M,) and the data as the "
                         "callback's user data")
     try:
         m = operator.index(args[0])
     except TypeError as exc:
-        raise TypeError("leastsq: with a compiled func, args=(M,) must give the "
+        raise TypeError(f"{caller}: with a compiled func, args=(M,) must give the "
                         f"number of residuals as an integer, got {args[0]!r}") from exc
     if n > m:
         raise TypeError(f"Improper input: func input vector length N={n} must"
@@ -88,15 +88,59 @@ def _compiled_residual_count(args, n):
     return m
 
 
-def _nonnegative(value, name):
+def _nonnegative(value, name, caller="leastsq"):
     try:
         v = float(value)
     except (TypeError, ValueError) as exc:
-        raise ImproperInputError(f"leastsq: {name} must be a real number, "
+        raise ImproperInputError(f"{caller}: {name} must be a real number, "
                                  f"got {value!r}") from exc
     if not (v >= 0.0) or v == np.inf:
-        raise ImproperInputError(f"leastsq: {name} must be finite and >= 0, got {v!r}")
+        raise ImproperInputError(f"{caller}: {name} must be finite and >= 0, got {v!r}")
     return v
+
+
+def _check_callbacks(caller, func, Dfun):
+    """Check `func` and `Dfun` (both Python callables or both compiled); return compiled."""
+    compiled = is_compiled(func)
+    if not (compiled or callable(func)):
+        raise TypeError(f"{caller}: func must be callable, got {type(func).__name__}")
+    if Dfun is not None:
+        if not (callable(Dfun) or is_compiled(Dfun)):
+            raise TypeError(f"{caller}: Dfun must be callable or None, got "
+                            f"{type(Dfun).__name__}")
+        if compiled != is_compiled(Dfun):
+            raise TypeError(f"{caller}: func and Dfun must both be compiled callbacks "
+                            "or both Python callables")
+    return compiled
+
+
+def _check_options(caller, ftol, xtol, gtol, factor, maxfev, epsfcn):
+    """The scalar options of leastsq, checked and converted (errors name them)."""
+    ftol = _nonnegative(ftol, "ftol", caller)
+    xtol = _nonnegative(xtol, "xtol", caller)
+    gtol = _nonnegative(gtol, "gtol", caller)
+    try:
+        factor = float(factor)
+    except (TypeError, ValueError) as exc:
+        raise ImproperInputError(f"{caller}: factor must be a real number, got "
+                                 f"{factor!r}") from exc
+    if not (0.0 < factor < np.inf):
+        raise ImproperInputError(f"{caller}: factor must be positive and finite, got "
+                                 f"{factor!r}")
+    try:
+        maxfev = operator.index(maxfev)
+    except TypeError as exc:
+        raise ImproperInputError(f"{caller}: maxfev must be an integer, got "
+                                 f"{maxfev!r}") from exc
+    if epsfcn is not None:
+        try:
+            epsfcn = float(epsfcn)
+        except (TypeError, ValueError) as exc:
+            raise ImproperInputError(f"{caller}: epsfcn must be a real number or "
+                                     f"None, got {epsfcn!r}") from exc
+        if np.isnan(epsfcn):
+            raise ImproperInputError(f"{caller}: epsfcn must not be NaN")
+    return ftol, xtol, gtol, factor, maxfev, epsfcn
 
 
 def _check_residuals(f0, n):
@@ -276,16 +320,7 @@ def _leastsq(func, x0, args, Dfun, full_output, col_deriv, ftol, xtol, gtol, max
     # The body of leastsq. scipy_qrfac (parity tests only) reproduces the column
     # norm recomputation of SciPy <= 1.17.1's qrfac; stacklevel points the
     # RuntimeWarning at the caller of leastsq.
-    compiled = is_compiled(func)
-    if not (compiled or callable(func)):
-        raise TypeError(f"leastsq: func must be callable, got {type(func).__name__}")
-    if Dfun is not None:
-        if not (callable(Dfun) or is_compiled(Dfun)):
-            raise TypeError(f"leastsq: Dfun must be callable or None, got "
-                            f"{type(Dfun).__name__}")
-        if compiled != is_compiled(Dfun):
-            raise TypeError("leastsq: func and Dfun must both be compiled callbacks "
-                            "or both Python callables")
+    compiled = _check_callbacks("leastsq", func, Dfun)
     x = _real_vector(x0, "x0")
     n = x.size
     if n == 0:
@@ -295,30 +330,8 @@ def _leastsq(func, x0, args, Dfun, full_output, col_deriv, ftol, xtol, gtol, max
                                  f"{np.array2string(x, threshold=10)}")
     if not isinstance(args, tuple):
         args = (args,)
-    ftol = _nonnegative(ftol, "ftol")
-    xtol = _nonnegative(xtol, "xtol")
-    gtol = _nonnegative(gtol, "gtol")
-    try:
-        factor = float(factor)
-    except (TypeError, ValueError) as exc:
-        raise ImproperInputError(f"leastsq: factor must be a real number, got "
-                                 f"{factor!r}") from exc
-    if not (0.0 < factor < np.inf):
-        raise ImproperInputError(f"leastsq: factor must be positive and finite, got "
-                                 f"{factor!r}")
-    try:
-        maxfev = operator.index(maxfev)
-    except TypeError as exc:
-        raise ImproperInputError(f"leastsq: maxfev must be an integer, got "
-                                 f"{maxfev!r}") from exc
-    if epsfcn is not None:
-        try:
-            epsfcn = float(epsfcn)
-        except (TypeError, ValueError) as exc:
-            raise ImproperInputError(f"leastsq: epsfcn must be a real number or "
-                                     f"None, got {epsfcn!r}") from exc
-        if np.isnan(epsfcn):
-            raise ImproperInputError("leastsq: epsfcn must not be NaN")
+    ftol, xtol, gtol, factor, maxfev, epsfcn = _check_options(
+        "leastsq", ftol, xtol, gtol, factor, maxfev, epsfcn)
     if diag is None:
         mode = 1
         scale = np.empty(n)

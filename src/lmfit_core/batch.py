@@ -14,10 +14,11 @@ import numpy as np
 
 from lmfit_core._batch import (IER_NONFINITE_F0, IER_NONFINITE_JAC, IER_NOT_FINISHED,
                                Lockstep, fit_compiled_range)
-from lmfit_core._leastsq import (_EPS, LEASTSQ_SUCCESS, ImproperInputError, _message,
-                                 _nonnegative)
+from lmfit_core._leastsq import (_EPS, LEASTSQ_SUCCESS, ImproperInputError,
+                                 _check_callbacks, _check_options,
+                                 _compiled_residual_count, _message)
 from lmfit_core._pydriver import all_finite, real_array
-from lmfit_core.cython_lm import compiled_target, is_compiled
+from lmfit_core.cython_lm import compiled_target
 
 __all__ = ["leastsq_batch", "BatchResult", "IER_NONFINITE_F0", "IER_NONFINITE_JAC",
            "IER_NOT_FINISHED"]
@@ -266,45 +267,13 @@ def leastsq_batch(func, x0, args=(), Dfun=None, *, col_deriv=False, ftol=1.49012
     >>> np.round(res.x[:, 1], 6)
     array([0.5, 1. , 2. ])
     """
-    compiled = is_compiled(func)
-    if not (compiled or callable(func)):
-        raise TypeError(f"leastsq_batch: func must be callable, got "
-                        f"{type(func).__name__}")
-    if Dfun is not None:
-        if not (callable(Dfun) or is_compiled(Dfun)):
-            raise TypeError(f"leastsq_batch: Dfun must be callable or None, got "
-                            f"{type(Dfun).__name__}")
-        if compiled != is_compiled(Dfun):
-            raise TypeError("leastsq_batch: func and Dfun must both be compiled "
-                            "callbacks or both Python callables")
+    compiled = _check_callbacks("leastsq_batch", func, Dfun)
     x = _start_points(x0)
     K, n = x.shape
     if not isinstance(args, tuple):
         args = (args,)
-    ftol = _nonnegative(ftol, "ftol")
-    xtol = _nonnegative(xtol, "xtol")
-    gtol = _nonnegative(gtol, "gtol")
-    try:
-        factor = float(factor)
-    except (TypeError, ValueError) as exc:
-        raise ImproperInputError(f"leastsq_batch: factor must be a real number, got "
-                                 f"{factor!r}") from exc
-    if not (0.0 < factor < np.inf):
-        raise ImproperInputError(f"leastsq_batch: factor must be positive and finite, "
-                                 f"got {factor!r}")
-    try:
-        maxfev = operator.index(maxfev)
-    except TypeError as exc:
-        raise ImproperInputError(f"leastsq_batch: maxfev must be an integer, got "
-                                 f"{maxfev!r}") from exc
-    if epsfcn is not None:
-        try:
-            epsfcn = float(epsfcn)
-        except (TypeError, ValueError) as exc:
-            raise ImproperInputError(f"leastsq_batch: epsfcn must be a real number or "
-                                     f"None, got {epsfcn!r}") from exc
-        if np.isnan(epsfcn):
-            raise ImproperInputError("leastsq_batch: epsfcn must not be NaN")
+    ftol, xtol, gtol, factor, maxfev, epsfcn = _check_options(
+        "leastsq_batch", ftol, xtol, gtol, factor, maxfev, epsfcn)
     mode, scale = _scales(diag, K, n)
     default_maxfev = (200 if Dfun is None else 100) * (n + 1)
     if maxfev == 0:
@@ -392,7 +361,7 @@ def _run_lockstep(func, Dfun, x, args, col_deriv, scale, mode, ftol, xtol, gtol,
 def _run_compiled(func, Dfun, x, args, scale, mode, ftol, xtol, gtol, maxfev, epsfcn,
                   factor, cov, update, threads, chunk_size, options):
     K, n = x.shape
-    m = _compiled_count(args, n)
+    m = _compiled_residual_count(args, n, "leastsq_batch")
     func_addr, func_data = compiled_target(func, "batch func")
     jac_addr, jac_data = (0, 0) if Dfun is None else compiled_target(Dfun, "batch Dfun")
     if threads is None:
@@ -443,19 +412,3 @@ def _run_compiled(func, Dfun, x, args, scale, mode, ftol, xtol, gtol, maxfev, ep
                 for fut in pending:
                     fut.cancel()
     return BatchResult(x, ier, nfev, njev, fnorm, cov_x, stopped, options)
-
-
-def _compiled_count(args, n):
-    if len(args) != 1:
-        raise TypeError("leastsq_batch: a compiled func takes no Python arguments: "
-                        "pass the number of residuals as args=(M,) and the data as "
-                        "the callback's user data")
-    try:
-        m = operator.index(args[0])
-    except TypeError as exc:
-        raise TypeError("leastsq_batch: with a compiled func, args=(M,) must give the "
-                        f"number of residuals as an integer, got {args[0]!r}") from exc
-    if n > m:
-        raise TypeError(f"Improper input: func input vector length N={n} must"
-                        f" not exceed func output vector length M={m}")
-    return m
