@@ -88,20 +88,16 @@ def check_against_lapack(a, qr, rtol=1e-10):
     assert np.all(np.abs(qr.R - signs[:, None] * r_ref) <= tol[None, :])
 
 
-@given(TALL, SEEDS)
-def test_random_full_rank(shape, seed):
-    a = random_full_rank(np.random.default_rng(seed), *shape)
-    qr = factor(a)
-    check_ipvt_is_permutation(qr, shape[1])
-    check_acnorm(a, qr)
-    check_reconstruction(a, qr)
-    check_pivot_property(qr)
-    check_against_lapack(a, qr)
+MATRICES = {
+    "full_rank": lambda rng, m, n: random_full_rank(rng, m, n),
+    "badly_scaled_columns": lambda rng, m, n: random_badly_scaled(rng, m, n)[0],
+}
 
 
-@given(TALL, SEEDS)
-def test_badly_scaled_columns(shape, seed):
-    a, _ = random_badly_scaled(np.random.default_rng(seed), *shape)
+@pytest.mark.parametrize("kind", list(MATRICES))
+@given(shape=TALL, seed=SEEDS)
+def test_random_matrices(kind, shape, seed):
+    a = MATRICES[kind](np.random.default_rng(seed), *shape)
     qr = factor(a)
     check_ipvt_is_permutation(qr, shape[1])
     check_acnorm(a, qr)
