@@ -15,7 +15,7 @@ import numpy as np
 # One kernel per module; _engine is the reverse-communication state machine,
 # _pydriver the Python-callback driver and cython_lm the C-callback driver (the
 # public Cython API); _examples holds compiled models for tests and benchmarks.
-MODULES = ["_enorm", "_qrfac", "_qrsolv", "_lmpar", "_fdjac", "_engine",
+MODULES = ["_enorm", "_qrfac", "_qrtall", "_qrsolv", "_lmpar", "_fdjac", "_engine",
            "_pydriver", "_covar", "cython_lm", "_batch", "_examples"]
 
 # LMFIT_CORE_CYTHON_DEBUG=1 turns bounds and initialisation checks back on for the
@@ -53,7 +53,7 @@ EXTENSIONS = [
     Extension(
         f"lmfit_core.{name}",
         [f"src/lmfit_core/{name}.pyx"],
-        include_dirs=[np.get_include()],
+        include_dirs=[np.get_include(), "src/lmfit_core"],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_25_API_VERSION"),
                        ("NPY_TARGET_VERSION", "NPY_1_25_API_VERSION")],
         extra_compile_args=COMPILE_ARGS,

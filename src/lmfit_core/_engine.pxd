@@ -32,6 +32,7 @@ ctypedef struct lm_state_t:
     int mode              # 1: scale by column norms; 2: diag given by the caller
     bint analytic         # True: lmder (LM_EVAL_JAC); False: lmdif (LM_EVAL_FD)
     bint scipy_qrfac      # tests only: qrfac's norm recomputation as SciPy <= 1.17.1
+    bint tall             # factor the Jacobian with qr_tall (m >> n), not qrfac
     # arrays, owned by the caller
     double* x             # n: current iterate
     double* fvec          # m: f(x)
@@ -43,6 +44,14 @@ ctypedef struct lm_state_t:
     double* wa2           # n
     double* wa3           # n
     double* wa4           # m
+    double* wtall         # qr_tall's work (when tall)
+    # With tall set, a driver may answer LM_EVAL_JAC by pointing jac_src at
+    # the Jacobian instead of writing fjac: entry (i, j) at
+    # jac_src[i * jac_rs + j * jac_cs], read (never written) before the next
+    # request. The engine resets jac_src to NULL with every request.
+    const double* jac_src
+    intp_t jac_rs
+    intp_t jac_cs
     # the current request
     const double* x_req
     double* f_req

@@ -24,6 +24,7 @@ from lmfit_core._enorm cimport enorm
 from lmfit_core._fdjac cimport fdjac_columns, fdjac_point, fdjac_steps
 from lmfit_core._lmpar cimport lmpar
 from lmfit_core._qrfac cimport qrfac
+from lmfit_core._qrtall cimport qr_tall, qr_tall_applies, qr_tall_work_size
 from lmfit_core._typedefs cimport intp_t
 
 cdef extern from "float.h":
@@ -41,7 +42,10 @@ cdef enum:
 
 
 cdef intp_t lm_work_size(intp_t m, intp_t n) noexcept nogil:
-    """Length of the work array lm_init needs: wa1, wa2, wa3 (n each) and wa4 (m)."""
+    """Length of the work array lm_init needs: wa1, wa2, wa3 (n each), wa4 (m),
+    and for tall Jacobians qr_tall's work."""
+    if qr_tall_applies(m, n):
+        return 3 * n + m + qr_tall_work_size(m, n)
     return 3 * n + m
 
 
@@ -78,6 +82,11 @@ cdef int lm_init(lm_state_t* s, intp_t m, intp_t n, double* x, double* fvec,
     s.wa2 = work + n
     s.wa3 = work + 2 * n
     s.wa4 = work + 3 * n
+    s.tall = qr_tall_applies(m, n)
+    s.wtall = work + 3 * n + m
+    s.jac_src = NULL
+    s.jac_rs = 1
+    s.jac_cs = ldfjac
     s.x_req = x
     s.f_req = fvec
     s.fnorm = s.fnorm1 = s.par = s.delta = s.xnorm = s.gnorm = 0.0
@@ -160,6 +169,7 @@ cdef int lm_advance(lm_state_t* s) noexcept nogil:
             s.phase = PH_HAVE_J
             s.x_req = x
             if s.analytic:
+                s.jac_src = NULL
                 return LM_EVAL_JAC
             fdjac_steps(n, x, s.epsfcn, wa1)
             return LM_EVAL_FD
@@ -171,7 +181,18 @@ cdef int lm_advance(lm_state_t* s) noexcept nogil:
                 fdjac_columns(m, n, fvec, fjac, ld, wa1)
                 s.nfev += n
 
-            qrfac(m, n, fjac, ld, True, ipvt, wa1, wa2, wa3, s.scipy_qrfac)
+            if s.tall:
+                # R (top n x n of fjac), pivots, norms and qtf in one pass
+                # over J; the rest of fjac keeps J.
+                if s.jac_src != NULL:
+                    qr_tall(m, n, s.jac_src, s.jac_rs, s.jac_cs, fvec, fjac, ld, ipvt,
+                            wa1, wa2, qtf, s.wtall)
+                    s.jac_src = NULL
+                else:
+                    qr_tall(m, n, fjac, 1, ld, fvec, fjac, ld, ipvt, wa1, wa2, qtf,
+                            s.wtall)
+            else:
+                qrfac(m, n, fjac, ld, True, ipvt, wa1, wa2, wa3, s.scipy_qrfac)
             # A NaN or inf anywhere in a column makes its norm non-finite.
             for j in range(n):
                 if not isfinite(wa2[j]):
@@ -195,18 +216,22 @@ cdef int lm_advance(lm_state_t* s) noexcept nogil:
                     s.delta = s.factor
 
             # qtf = first n entries of Q^T f.
-            for i in range(m):
-                wa4[i] = fvec[i]
-            for j in range(n):
-                if fjac[j + ld * j] != 0.0:
-                    ssum = 0.0
-                    for i in range(j, m):
-                        ssum += fjac[i + ld * j] * wa4[i]
-                    temp = -ssum / fjac[j + ld * j]
-                    for i in range(j, m):
-                        wa4[i] += fjac[i + ld * j] * temp
-                fjac[j + ld * j] = wa1[j]
-                qtf[j] = wa4[j]
+            if s.tall:
+                for j in range(n):
+                    fjac[j + ld * j] = wa1[j]
+            else:
+                for i in range(m):
+                    wa4[i] = fvec[i]
+                for j in range(n):
+                    if fjac[j + ld * j] != 0.0:
+                        ssum = 0.0
+                        for i in range(j, m):
+                            ssum += fjac[i + ld * j] * wa4[i]
+                        temp = -ssum / fjac[j + ld * j]
+                        for i in range(j, m):
+                            wa4[i] += fjac[i + ld * j] * temp
+                    fjac[j + ld * j] = wa1[j]
+                    qtf[j] = wa4[j]
 
             # Norm of the scaled gradient, and the gtol test.
             gnorm = 0.0

@@ -9,6 +9,7 @@ import warnings
 import numpy as np
 
 from lmfit_core._covar import covariance
+from lmfit_core._qrtall import tall
 from lmfit_core._pydriver import (ERR_F0_NONFINITE, ERR_JAC_NONFINITE, all_finite, drive,
                                   real_array)
 from lmfit_core.cython_lm import (INFO_NONFINITE_F0, INFO_NONFINITE_JAC, compiled_target,
@@ -374,7 +375,12 @@ def _leastsq(func, x0, args, Dfun, full_output, col_deriv, ftol, xtol, gtol, max
         fvec, m, dtype, scalar_output = _check_residuals(func(x.copy(), *args), n)
         if epsfcn is None:
             epsfcn = float(np.finfo(dtype).eps)
-        fjac, ipvt, qtf = np.empty((n, m)), np.empty(n, dtype=np.int32), np.empty(n)
+        # For tall problems with Dfun the engine reads the Jacobian where Dfun
+        # returns it and writes only R into fjac: zeros elsewhere, and pages
+        # that are never touched cost nothing.
+        fjac = (np.zeros((n, m)) if Dfun is not None and tall(m, n)
+                else np.empty((n, m)))
+        ipvt, qtf = np.empty(n, dtype=np.int32), np.empty(n)
         info, nfev, njev, error, column = drive(
             func, Dfun, args, bool(col_deriv), x, fvec, fjac, scale, mode, ipvt, qtf,
             ftol, xtol, gtol, run_maxfev, epsfcn, factor, scipy_qrfac)

@@ -77,9 +77,10 @@ cdef int store_residuals(object res, double* out, intp_t m, object func) except 
     return 0
 
 
-cdef int store_jacobian(object res, cnp.ndarray fjac, intp_t m, intp_t n,
-                        bint col_deriv, object Dfun, bint first) except -1:
-    """Copy the Jacobian returned by Dfun into fjac (shape (n, m): column-major J)."""
+cdef object checked_jacobian(object res, intp_t m, intp_t n, bint col_deriv,
+                             object Dfun, bint first):
+    """The Jacobian returned by Dfun as a float64 array of shape (n, m) if
+    col_deriv else (m, n), not copied when it already is one."""
     cdef tuple expected = (n, m) if col_deriv else (m, n)
     if type(res) is np.ndarray and cnp.PyArray_TYPE(<cnp.ndarray>res) == cnp.NPY_DOUBLE:
         arr = res
@@ -88,18 +89,37 @@ cdef int store_jacobian(object res, cnp.ndarray fjac, intp_t m, intp_t n,
             real_array(res, f"the Jacobian of {_callable_name(Dfun, 'Dfun')}"),
             dtype=np.float64)
     if arr.shape == expected:
-        np.copyto(fjac, arr if col_deriv else arr.T)
-        return 0
+        return arr
     if (m == 1 or n == 1) and arr.ndim <= 2 and arr.size == m * n:
         # With one row or one column both layouts hold the same sequence.
-        np.copyto(fjac.reshape(-1), arr.reshape(-1))
-        return 0
+        return arr.reshape(expected)
     msg = (f"leastsq: there is a mismatch between the input and output shape of "
            f"the {_callable_name(Dfun, 'Dfun')} argument: shape should be "
            f"{expected} (col_deriv={bool(col_deriv)}) but it is {arr.shape}.")
     if first:
         raise TypeError(msg)
     raise ValueError(msg + " The shape of the Jacobian must not change during the fit.")
+
+
+cdef int store_jacobian(object res, cnp.ndarray fjac, intp_t m, intp_t n,
+                        bint col_deriv, object Dfun, bint first) except -1:
+    """Copy the Jacobian returned by Dfun into fjac (shape (n, m): column-major J)."""
+    arr = checked_jacobian(res, m, n, col_deriv, Dfun, first)
+    np.copyto(fjac, arr if col_deriv else arr.T)
+    return 0
+
+
+cdef object lend_jacobian(object res, lm_state_t* s, bint col_deriv, object Dfun,
+                          bint first):
+    """Point the engine at the Jacobian returned by Dfun (tall problems: read,
+    not copied). Returns the array, which must live until the next request."""
+    arr = np.ascontiguousarray(checked_jacobian(res, s.m, s.n, col_deriv, Dfun, first))
+    s.jac_src = <const double*>cnp.PyArray_DATA(<cnp.ndarray>arr)
+    if col_deriv:
+        s.jac_rs, s.jac_cs = 1, s.m
+    else:
+        s.jac_rs, s.jac_cs = s.n, 1
+    return arr
 
 
 def all_finite(const double[::1] v):
@@ -179,5 +199,8 @@ def drive(object func, object Dfun, tuple args, bint col_deriv,
                 store_residuals(res, fjac_data + j * m, m, func)
         elif req == LM_EVAL_JAC:
             res = call(Dfun, new_point(s.x_req, n), args)
-            store_jacobian(res, fjac, m, n, col_deriv, Dfun, s.njev == 0)
+            if s.tall:
+                res = lend_jacobian(res, &s, col_deriv, Dfun, s.njev == 0)
+            else:
+                store_jacobian(res, fjac, m, n, col_deriv, Dfun, s.njev == 0)
     return s.info, s.nfev, s.njev, s.error, s.error_index

@@ -1,0 +1,97 @@
+/* The block step of qr_tall: Householder reflections that zero a block W
+ * (b x n1, column-major) under an upper triangle T (n1 x n1, column-major).
+ *
+ * Plain C that the compiler vectorises; on x86-64 Linux with GCC the block
+ * step is also compiled for x86-64-v3 (AVX2), and the loader picks the version
+ * the CPU runs (target_clones). The order of the sums is free here (qr_tall
+ * is not bit-compatible with MINPACK by design), so dot products use partial
+ * sums that vectorise and hide the latency of the additions.
+ */
+#ifndef LMFIT_CORE_QRTALL_BLOCK_H
+#define LMFIT_CORE_QRTALL_BLOCK_H
+
+#include <math.h>
+#include <stddef.h>
+#include <string.h>
+
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+#define QRTALL_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
+#else
+#define QRTALL_CLONES
+#endif
+
+/* sum(x[i] * y[i]) with sixteen partial sums: no chain of dependent
+ * additions for the compiler to keep, so it vectorises (two or four lanes). */
+static inline double qrtall_dot(ptrdiff_t b, const double *x, const double *y)
+{
+    double acc[16] = {0.0};
+    double s;
+    ptrdiff_t i, l, b16 = b - b % 16;
+    for (i = 0; i < b16; i += 16)
+        for (l = 0; l < 16; l++)
+            acc[l] += x[i + l] * y[i + l];
+    for (l = 0; l < 8; l++)
+        acc[l] += acc[l + 8];
+    for (l = 0; l < 4; l++)
+        acc[l] += acc[l + 4];
+    s = (acc[0] + acc[1]) + (acc[2] + acc[3]);
+    for (; i < b; i++)
+        s += x[i] * y[i];
+    return s;
+}
+
+/* sqrt(alpha^2 + sum(x^2)) given xx = sum(x^2), rescaled by the largest
+ * magnitude when the plain sum may have overflowed or underflowed. */
+static double qrtall_norm(double alpha, ptrdiff_t b, const double *x, double xx)
+{
+    double s = alpha * alpha + xx, big = fabs(alpha), t;
+    ptrdiff_t i;
+    if (s > 1e-290 && s < 1e290)
+        return sqrt(s);
+    for (i = 0; i < b; i++)
+        if (fabs(x[i]) > big)
+            big = fabs(x[i]);
+    if (big == 0.0 || !isfinite(big))
+        return sqrt(s);
+    t = alpha / big;
+    s = t * t;
+    for (i = 0; i < b; i++) {
+        t = x[i] / big;
+        s += t * t;
+    }
+    return big * sqrt(s);
+}
+
+QRTALL_CLONES
+static void qrtall_reduce_block(ptrdiff_t n1, ptrdiff_t b, double *T, double *W)
+{
+    double w[64];   /* n1 <= 33 (qr_tall_applies: n <= 32) */
+    ptrdiff_t j, k, i;
+    for (j = 0; j < n1; j++) {
+        double *wj = W + j * b;
+        double xx = qrtall_dot(b, wj, wj), alpha, beta, tau, scale;
+        if (xx == 0.0)
+            continue;               /* nothing below the triangle */
+        alpha = T[j + j * n1];
+        beta = -copysign(qrtall_norm(alpha, b, wj, xx), alpha);
+        tau = (beta - alpha) / beta;
+        scale = 1.0 / (alpha - beta);
+        for (i = 0; i < b; i++)
+            wj[i] *= scale;         /* v = [1; wj] */
+        T[j + j * n1] = beta;
+
+        /* w_k = tau (T[j,k] + v . W[:,k]) for every k > j, in one pass ... */
+        for (k = j + 1; k < n1; k++) {
+            w[k] = tau * (T[j + k * n1] + qrtall_dot(b, wj, W + k * b));
+            T[j + k * n1] -= w[k];
+        }
+        /* ... then W[:,k] -= w_k v. */
+        for (k = j + 1; k < n1; k++) {
+            double *wk = W + k * b, wkk = w[k];
+            for (i = 0; i < b; i++)
+                wk[i] -= wkk * wj[i];
+        }
+    }
+}
+
+#endif
