@@ -246,7 +246,9 @@ def leastsq(func, x0, args=(), Dfun=None, full_output=False,
             Shape ``(N, M)``: the transpose of MINPACK's ``fjac``, whose upper
             triangle is ``R`` of the final ``J P = Q R`` (diagonal of
             non-increasing magnitude) and whose lower part holds the
-            Householder vectors and MINPACK's work.
+            Householder vectors and MINPACK's work. For tall problems (see
+            Notes) only ``fjac[:, :N]`` is defined this way; the rest is zero
+            with `Dfun`, and the last Jacobian without.
         ``ipvt``
             int32, shape ``(N,)``: the 0-based permutation ``P``; column ``j``
             of ``P`` is column ``ipvt[j]`` of the identity (as in SciPy 1.15
@@ -303,6 +305,12 @@ def leastsq(func, x0, args=(), Dfun=None, full_output=False,
       work array, which it later modifies).
     - An exception raised by `func` or `Dfun` propagates unchanged from any
       point of the fit.
+    - Tall problems (``M >= 8192``, ``M >= 256 N``, ``N <= 32``) factor the
+      Jacobian in one cache-blocked pass over it instead of MINPACK's ``N``
+      sweeps, and read a `Dfun` result in place instead of copying it. The
+      pivots are MINPACK's (column norms do not change under the orthogonal
+      reduction), and the results agree with SciPy's to rounding, not bit for
+      bit. Every smaller problem runs MINPACK's operations in MINPACK's order.
 
     Examples
     --------
