@@ -305,7 +305,7 @@ def leastsq(func, x0, args=(), Dfun=None, full_output=False,
       work array, which it later modifies).
     - An exception raised by `func` or `Dfun` propagates unchanged from any
       point of the fit.
-    - Tall problems (``M >= 8192``, ``M >= 256 N``, ``N <= 32``) factor the
+    - Tall problems (``M >= 8192`` and ``M >= 32 N``) factor the
       Jacobian in one cache-blocked pass over it instead of MINPACK's ``N``
       sweeps, and read a `Dfun` result in place instead of copying it. The
       pivots are MINPACK's (column norms do not change under the orthogonal

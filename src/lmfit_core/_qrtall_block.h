@@ -65,7 +65,6 @@ static double qrtall_norm(double alpha, ptrdiff_t b, const double *x, double xx)
 QRTALL_CLONES
 static void qrtall_reduce_block(ptrdiff_t n1, ptrdiff_t b, double *T, double *W)
 {
-    double w[64];   /* n1 <= 33 (qr_tall_applies: n <= 32) */
     ptrdiff_t j, k, i;
     for (j = 0; j < n1; j++) {
         double *wj = W + j * b;
@@ -80,16 +79,13 @@ static void qrtall_reduce_block(ptrdiff_t n1, ptrdiff_t b, double *T, double *W)
             wj[i] *= scale;         /* v = [1; wj] */
         T[j + j * n1] = beta;
 
-        /* w_k = tau (T[j,k] + v . W[:,k]) for every k > j, in one pass ... */
+        /* Apply the reflection to the columns on the right. */
         for (k = j + 1; k < n1; k++) {
-            w[k] = tau * (T[j + k * n1] + qrtall_dot(b, wj, W + k * b));
-            T[j + k * n1] -= w[k];
-        }
-        /* ... then W[:,k] -= w_k v. */
-        for (k = j + 1; k < n1; k++) {
-            double *wk = W + k * b, wkk = w[k];
+            double *wk = W + k * b;
+            double w = tau * (T[j + k * n1] + qrtall_dot(b, wj, wk));
+            T[j + k * n1] -= w;
             for (i = 0; i < b; i++)
-                wk[i] -= wkk * wj[i];
+                wk[i] -= w * wj[i];
         }
     }
 }

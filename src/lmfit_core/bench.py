@@ -53,9 +53,12 @@ def _gaussians(m=1000):
 
 
 def _large(m, n):
-    # A linear-in-shape model with analytic Jacobian in MINPACK's column layout.
+    # n Gaussian bumps spread over [0, 1] (a well-conditioned basis, so that
+    # both libraries take the same steps), with the analytic Jacobian in
+    # MINPACK's column layout (col_deriv=True).
     t = np.linspace(0, 1, m)
-    basis = np.vstack([np.exp(-(k + 1) * t) for k in range(n)])   # (n, m)
+    centres = (np.arange(n) + 0.5) / n
+    basis = np.exp(-0.5 * ((t[None, :] - centres[:, None]) * n) ** 2)   # (n, m)
     truth = np.linspace(1, 2, n)
     y = truth @ basis + 1e-3 * np.random.default_rng(3).normal(size=m)
 
