@@ -22,15 +22,16 @@ from lmfit_core._typedefs cimport intp_t
 
 cdef extern from *:
     """
-    /* Rows per block: a block of QR_TALL_BLOCK_BYTES of [J | f] stays in L1/L2. */
-    #define QR_TALL_BLOCK_BYTES 65536
+    /* Rows per block: QR_TALL_BLOCK_BYTES of [J | f] (about L1) for narrow
+       matrices, at least 128 rows (an L2-sized block) for wide ones. */
+    #define QR_TALL_BLOCK_BYTES 32768
     """
     intp_t QR_TALL_BLOCK_BYTES
 
 
 cdef intp_t qr_tall_block_rows(intp_t n) noexcept nogil:
     cdef intp_t b = QR_TALL_BLOCK_BYTES // (8 * (n + 1))
-    return b if b >= 16 else 16
+    return b if b >= 128 else 128
 
 
 cdef bint qr_tall_applies(intp_t m, intp_t n) noexcept nogil:
