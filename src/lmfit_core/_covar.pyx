@@ -7,7 +7,11 @@ the runtime dependencies.
 """
 import numpy as np
 
+cimport numpy as cnp
+
 from lmfit_core._typedefs cimport intp_t
+
+cnp.import_array()
 
 
 cdef int invert_upper(intp_t n, const double* r, intp_t ldr, double* inv) noexcept nogil:
@@ -49,18 +53,22 @@ def covariance(const double[:, ::1] fjac, const int[::1] ipvt):
     cdef intp_t n = ipvt.shape[0], m = fjac.shape[1]
     if fjac.shape[0] != n or m < n:
         raise ValueError("fjac must have shape (n, m) with m >= n")
-    inv = np.empty((n, n))
-    cdef double[:, ::1] inv_v = inv
-    cdef int info
+    cov = np.empty((n, n))
     if n == 0:
-        return inv
+        return cov
+    cdef double[:, ::1] cov_v = cov
+    cdef double small[64]
+    cdef double* inv = small
+    cdef int info
+    cdef cnp.ndarray scratch
+    if n * n > 64:
+        scratch = np.empty(n * n)
+        inv = <double*>cnp.PyArray_DATA(scratch)
     with nogil:
-        info = invert_upper(n, &fjac[0, 0], m, &inv_v[0, 0])
+        info = covariance_into(n, &fjac[0, 0], m, &ipvt[0], inv, &cov_v[0, 0])
     if info != 0:
         return None
-    permuted = np.empty_like(inv)
-    permuted[np.asarray(ipvt)] = inv
-    return permuted @ permuted.T
+    return cov
 
 
 cdef int covariance_into(intp_t n, const double* r, intp_t ldr, const int* ipvt,
