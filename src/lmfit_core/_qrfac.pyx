@@ -29,6 +29,12 @@ cdef inline void column_dots(intp_t m, intp_t j, const double* u, const double* 
             s1 += v * a1[i]
             s2 += v * a2[i]
             s3 += v * a3[i]
+    elif width == 3:
+        for i in range(j, m):
+            v = u[i]
+            s0 += v * a0[i]
+            s1 += v * a1[i]
+            s2 += v * a2[i]
     elif width == 2:
         for i in range(j, m):
             v = u[i]
@@ -132,8 +138,10 @@ cdef void qrfac(intp_t m, intp_t n, double* a, intp_t lda, bint pivot, int* ipvt
                 ipvt[kmax] = <int>k
 
         # Householder transformation that maps column j to a multiple of e_j.
+        # At j = 0 the column is untouched, and its enorm is the acnorm
+        # computed above (the same sum, in the same order).
         aj = a + j * lda
-        ajnorm = enorm(m - j, aj + j)
+        ajnorm = acnorm[ipvt[0]] if j == 0 and pivot else enorm(m - j, aj + j)
         if ajnorm == 0.0:
             rdiag[j] = -ajnorm
             continue
@@ -149,7 +157,7 @@ cdef void qrfac(intp_t m, intp_t n, double* a, intp_t lda, bint pivot, int* ipvt
         # while the independent sums hide each other's addition latency.
         k = j + 1
         while k < n:
-            width = 4 if n - k >= 4 else (2 if n - k >= 2 else 1)
+            width = 4 if n - k >= 4 else <int>(n - k)
             column_dots(m, j, aj, a + k * lda, lda, width, sums)
             for kk in range(width):
                 ak = a + (k + kk) * lda
