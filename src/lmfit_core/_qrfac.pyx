@@ -56,21 +56,49 @@ cdef inline bint column_norms(intp_t m, const double* a0, intp_t lda, int width,
     # of squares in order, which is what this computes, the columns side by
     # side. Returns False (norms unset) when an entry needs enorm's scaling.
     cdef intp_t i
-    cdef int c
     cdef double agiant = LMFIT_ENORM_RGIANT / <double>m
-    cdef double s[4]
-    cdef double v
-    for c in range(width):
-        s[c] = 0.0
-    for i in range(m):
-        for c in range(width):
-            v = fabs(a0[i + c * lda])
-            if v >= agiant or (v <= LMFIT_ENORM_RDWARF and v != 0.0):
+    cdef double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0, v0, v1, v2, v3
+    cdef const double* a1 = a0 + lda
+    cdef const double* a2 = a0 + 2 * lda
+    cdef const double* a3 = a0 + 3 * lda
+    if width == 4:
+        for i in range(m):
+            v0 = fabs(a0[i])
+            v1 = fabs(a1[i])
+            v2 = fabs(a2[i])
+            v3 = fabs(a3[i])
+            if (outside(v0, agiant) or outside(v1, agiant) or outside(v2, agiant)
+                    or outside(v3, agiant)):
                 return False
-            s[c] += v * v
-    for c in range(width):
-        norms[c] = sqrt(s[c])
+            s0 += v0 * v0
+            s1 += v1 * v1
+            s2 += v2 * v2
+            s3 += v3 * v3
+        norms[3] = sqrt(s3)
+        norms[2] = sqrt(s2)
+    elif width == 2:
+        for i in range(m):
+            v0 = fabs(a0[i])
+            v1 = fabs(a1[i])
+            if outside(v0, agiant) or outside(v1, agiant):
+                return False
+            s0 += v0 * v0
+            s1 += v1 * v1
+    else:
+        for i in range(m):
+            v0 = fabs(a0[i])
+            if outside(v0, agiant):
+                return False
+            s0 += v0 * v0
+    if width >= 2:
+        norms[1] = sqrt(s1)
+    norms[0] = sqrt(s0)
     return True
+
+
+cdef inline bint outside(double v, double agiant) noexcept nogil:
+    # Whether |x| = v needs enorm's scaling (zeros do not).
+    return v >= agiant or (v <= LMFIT_ENORM_RDWARF and v != 0.0)
 
 
 cdef inline void downdate_norm(intp_t m, intp_t n, intp_t j, intp_t k, double* ak,
