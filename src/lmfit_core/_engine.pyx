@@ -192,7 +192,10 @@ cdef int lm_advance(lm_state_t* s) noexcept nogil:
                     qr_tall(m, n, fjac, 1, ld, fvec, fjac, ld, ipvt, wa1, wa2, qtf,
                             s.wtall)
             else:
-                qrfac(m, n, fjac, ld, True, ipvt, wa1, wa2, wa3, s.scipy_qrfac)
+                # wa4 = fvec becomes Q^T fvec in the same pass (qtf).
+                for i in range(m):
+                    wa4[i] = fvec[i]
+                qrfac(m, n, fjac, ld, True, ipvt, wa1, wa2, wa3, s.scipy_qrfac, wa4)
             # A NaN or inf anywhere in a column makes its norm non-finite.
             for j in range(n):
                 if not isfinite(wa2[j]):
@@ -215,22 +218,10 @@ cdef int lm_advance(lm_state_t* s) noexcept nogil:
                 if s.delta == 0.0:
                     s.delta = s.factor
 
-            # qtf = first n entries of Q^T f.
-            if s.tall:
-                for j in range(n):
-                    fjac[j + ld * j] = wa1[j]
-            else:
-                for i in range(m):
-                    wa4[i] = fvec[i]
-                for j in range(n):
-                    if fjac[j + ld * j] != 0.0:
-                        ssum = 0.0
-                        for i in range(j, m):
-                            ssum += fjac[i + ld * j] * wa4[i]
-                        temp = -ssum / fjac[j + ld * j]
-                        for i in range(j, m):
-                            wa4[i] += fjac[i + ld * j] * temp
-                    fjac[j + ld * j] = wa1[j]
+            # R's diagonal back into fjac; qtf = first n entries of Q^T f.
+            for j in range(n):
+                fjac[j + ld * j] = wa1[j]
+                if not s.tall:
                     qtf[j] = wa4[j]
 
             # Norm of the scaled gradient, and the gtol test.

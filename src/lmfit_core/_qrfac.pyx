@@ -14,14 +14,16 @@ cdef extern from "float.h":
     double DBL_EPSILON
 
 
-cdef inline void column_dots(intp_t m, intp_t j, const double* u, const double* a0,
-                             intp_t lda, int width, double* sums) noexcept nogil:
-    # sums[c] = sum(u[i] * a0[i + c * lda] for i in j..m-1), each in order of i.
+cdef inline void column_dots(intp_t m, intp_t j, const double* u, double** cols,
+                             int width, double* sums) noexcept nogil:
+    # sums[c] = sum(u[i] * cols[c][i] for i in j..m-1), each in order of i;
+    # the independent sums hide each other's addition latency.
     cdef intp_t i
     cdef double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0, v
-    cdef const double* a1 = a0 + lda
-    cdef const double* a2 = a0 + 2 * lda
-    cdef const double* a3 = a0 + 3 * lda
+    cdef const double* a0 = cols[0]
+    cdef const double* a1 = cols[1] if width > 1 else NULL
+    cdef const double* a2 = cols[2] if width > 2 else NULL
+    cdef const double* a3 = cols[3] if width > 3 else NULL
     if width == 4:
         for i in range(j, m):
             v = u[i]
@@ -114,10 +116,16 @@ cdef inline void downdate_norm(intp_t m, intp_t n, intp_t j, intp_t k, double* a
 
 
 cdef void qrfac(intp_t m, intp_t n, double* a, intp_t lda, bint pivot, int* ipvt,
-                double* rdiag, double* acnorm, double* wa, bint offbyone) noexcept nogil:
+                double* rdiag, double* acnorm, double* wa, bint offbyone,
+                double* b) noexcept nogil:
     # a is column-major (m x n, leading dimension lda). On return its upper
     # triangle holds R without its diagonal (which is in rdiag), and the lower
     # trapezoid the Householder vectors u_j, scaled so that u_j[j] = pi_j.
+    #
+    # b (m entries, or NULL) is overwritten with Q^T b: the reflections are
+    # applied to it as to the columns of a, in the same pass (the engine's
+    # qtf; the same operations, in the same order, as applying u_1, u_2, ...
+    # afterwards, MINPACK's way).
     #
     # offbyone is for parity tests only: SciPy's C translation (up to 1.17.1)
     # recomputes a downdated column norm over m - j entries instead of
@@ -128,6 +136,9 @@ cdef void qrfac(intp_t m, intp_t n, double* a, intp_t lda, bint pivot, int* ipvt
     cdef int width
     cdef double ajnorm, temp
     cdef double sums[4]
+    cdef double* cols[4]
+    cdef intp_t ks[4]
+    cdef bint pending_b
     cdef double* aj
     cdef double* ak
 
@@ -179,22 +190,32 @@ cdef void qrfac(intp_t m, intp_t n, double* a, intp_t lda, bint pivot, int* ipvt
             aj[i] /= ajnorm
         aj[j] += 1.0
 
-        # Apply it to the remaining columns and downdate their norms. The dot
-        # products of up to four columns with u_j are formed in one pass, each
-        # summed in MINPACK's order, so the results are bit-for-bit MINPACK's
-        # while the independent sums hide each other's addition latency.
+        # Apply it to the remaining columns (and b) and downdate their norms.
+        # The dot products of up to four columns with u_j are formed in one
+        # pass, each summed in MINPACK's order, so the results are bit-for-bit
+        # MINPACK's while the independent sums hide each other's latency.
         k = j + 1
-        while k < n:
-            width = 4 if n - k >= 4 else <int>(n - k)
-            column_dots(m, j, aj, a + k * lda, lda, width, sums)
+        pending_b = b != NULL
+        while k < n or pending_b:
+            width = 0
+            while width < 4 and k < n:
+                cols[width] = a + k * lda
+                ks[width] = k
+                width += 1
+                k += 1
+            if width < 4 and pending_b:
+                cols[width] = b
+                ks[width] = -1
+                width += 1
+                pending_b = False
+            column_dots(m, j, aj, cols, width, sums)
             for kk in range(width):
-                ak = a + (k + kk) * lda
+                ak = cols[kk]
                 temp = sums[kk] / aj[j]
                 for i in range(j, m):
                     ak[i] -= temp * aj[i]
-                if pivot and rdiag[k + kk] != 0.0:
-                    downdate_norm(m, n, j, k + kk, ak, rdiag, wa, offbyone)
-            k += width
+                if ks[kk] >= 0 and pivot and rdiag[ks[kk]] != 0.0:
+                    downdate_norm(m, n, j, ks[kk], ak, rdiag, wa, offbyone)
         rdiag[j] = -ajnorm
 
 
@@ -238,5 +259,5 @@ def _qrfac_memview(double[::1, :] a, bint pivot=True, bint offbyone=False):
         return ipvt, rdiag, acnorm
     with nogil:
         qrfac(m, n, &a[0, 0], m, pivot, &ipvt_v[0], &rdiag_v[0], &acnorm_v[0],
-              &wa_v[0], offbyone)
+              &wa_v[0], offbyone, NULL)
     return ipvt, rdiag, acnorm

@@ -75,7 +75,6 @@ cdef void qr_tall(intp_t m, intp_t n, const double* a, intp_t rs, intp_t cs,
     cdef double* W = T + n1 * n1
     cdef double* wa = W + bmax * n1
     cdef intp_t r0, b, i, j
-    cdef double ssum, temp
     cdef const double* row
 
     memset(T, 0, n1 * n1 * sizeof(double))
@@ -94,22 +93,13 @@ cdef void qr_tall(intp_t m, intp_t n, const double* a, intp_t rs, intp_t cs,
         qrtall_reduce_block(n1, b, T, W)
         r0 += b
 
-    # The triangle of J into r, then MINPACK's pivoted QR of it.
+    # The triangle of J into r, then MINPACK's pivoted QR of it, which also
+    # turns qtf = (Q1^T f)[:n] into Q2^T (Q1^T f)[:n].
     for j in range(n):
         for i in range(n):
             r[i + j * ldr] = T[i + j * n1] if i <= j else 0.0
         qtf[j] = T[j + n * n1]
-    qrfac(n, n, r, ldr, True, ipvt, rdiag, acnorm, wa, False)
-
-    # qtf = Q2^T (Q1^T f)[:n], with the reflections qrfac left in r.
-    for j in range(n):
-        if r[j + j * ldr] != 0.0:
-            ssum = 0.0
-            for i in range(j, n):
-                ssum += r[i + j * ldr] * qtf[i]
-            temp = -ssum / r[j + j * ldr]
-            for i in range(j, n):
-                qtf[i] += r[i + j * ldr] * temp
+    qrfac(n, n, r, ldr, True, ipvt, rdiag, acnorm, wa, False, qtf)
 
 
 def tall(Py_ssize_t m, Py_ssize_t n):
