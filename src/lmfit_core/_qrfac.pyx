@@ -13,6 +13,10 @@ from lmfit_core._typedefs cimport intp_t
 cdef extern from "float.h":
     double DBL_EPSILON
 
+cdef extern from "_simd.h" nogil:
+    void lmfit_div(intp_t n, double* x, double d)
+    void lmfit_sub_scaled(intp_t n, double t, const double* x, double* y)
+
 
 cdef inline void column_dots(intp_t m, intp_t j, const double* u, double** cols,
                              int width, double* sums) noexcept nogil:
@@ -186,8 +190,7 @@ cdef void qrfac(intp_t m, intp_t n, double* a, intp_t lda, bint pivot, int* ipvt
             continue
         if aj[j] < 0.0:
             ajnorm = -ajnorm
-        for i in range(j, m):
-            aj[i] /= ajnorm
+        lmfit_div(m - j, aj + j, ajnorm)
         aj[j] += 1.0
 
         # Apply it to the remaining columns (and b) and downdate their norms.
@@ -212,8 +215,7 @@ cdef void qrfac(intp_t m, intp_t n, double* a, intp_t lda, bint pivot, int* ipvt
             for kk in range(width):
                 ak = cols[kk]
                 temp = sums[kk] / aj[j]
-                for i in range(j, m):
-                    ak[i] -= temp * aj[i]
+                lmfit_sub_scaled(m - j, temp, aj + j, ak + j)
                 if ks[kk] >= 0 and pivot and rdiag[ks[kk]] != 0.0:
                     downdate_norm(m, n, j, ks[kk], ak, rdiag, wa, offbyone)
         rdiag[j] = -ajnorm
