@@ -17,6 +17,9 @@ from lmfit_core._typedefs cimport intp_t
 cdef extern from "float.h":
     double DBL_EPSILON
 
+cdef extern from "_simd.h" nogil:
+    void lmfit_diff_quotient(intp_t n, const double* x, double* y, double d)
+
 
 cdef void fdjac_steps(intp_t n, const double* x, double epsfcn, double* h) noexcept nogil:
     # h_j = sqrt(max(epsfcn, eps)) * |x_j|, or the bare factor when x_j == 0.
@@ -38,14 +41,9 @@ cdef void fdjac_point(intp_t n, const double* x, const double* h, intp_t j,
 cdef void fdjac_columns(intp_t m, intp_t n, const double* fvec, double* fjac,
                         intp_t ldfjac, const double* h) noexcept nogil:
     # On entry column j holds f(x + h_j e_j); on exit (f(x + h_j e_j) - f(x)) / h_j.
-    cdef intp_t i, j
-    cdef double hj
-    cdef double* col
+    cdef intp_t j
     for j in range(n):
-        col = fjac + j * ldfjac
-        hj = h[j]
-        for i in range(m):
-            col[i] = (col[i] - fvec[i]) / hj
+        lmfit_diff_quotient(m, fvec, fjac + j * ldfjac, h[j])
 
 
 def _fdjac_memview(func, const double[::1] x, const double[::1] fvec, double epsfcn=0.0):

@@ -13,6 +13,15 @@
 #define LMFIT_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
 #else
 #define LMFIT_CLONES
+/* y[i] = (y[i] - x[i]) / d for i < n: a forward-difference quotient */
+LMFIT_CLONES
+static void lmfit_diff_quotient(ptrdiff_t n, const double *x, double *y, double d)
+{
+    ptrdiff_t i;
+    for (i = 0; i < n; i++)
+        y[i] = (y[i] - x[i]) / d;
+}
+
 #endif
 
 /* x[i] /= d for i < n */
@@ -31,6 +40,15 @@ static void lmfit_sub_scaled(ptrdiff_t n, double t, const double *x, double *y)
     ptrdiff_t i;
     for (i = 0; i < n; i++)
         y[i] -= t * x[i];
+}
+
+/* y[i] = (y[i] - x[i]) / d for i < n: a forward-difference quotient */
+LMFIT_CLONES
+static void lmfit_diff_quotient(ptrdiff_t n, const double *x, double *y, double d)
+{
+    ptrdiff_t i;
+    for (i = 0; i < n; i++)
+        y[i] = (y[i] - x[i]) / d;
 }
 
 #endif
