@@ -69,8 +69,14 @@ static void qrtall_reduce_block(ptrdiff_t n1, ptrdiff_t b, double *T, double *W)
     for (j = 0; j < n1; j++) {
         double *wj = W + j * b;
         double xx = qrtall_dot(b, wj, wj), alpha, beta, tau, scale;
-        if (xx == 0.0)
-            continue;               /* nothing below the triangle */
+        if (xx == 0.0) {
+            /* Nothing below the triangle, or entries whose squares underflow
+             * (qrtall_norm rescales those). */
+            for (i = 0; i < b && wj[i] == 0.0; i++)
+                ;
+            if (i == b)
+                continue;
+        }
         alpha = T[j + j * n1];
         beta = -copysign(qrtall_norm(alpha, b, wj, xx), alpha);
         tau = (beta - alpha) / beta;
