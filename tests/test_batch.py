@@ -265,8 +265,14 @@ def test_compiled_batch_matches_numpy_model(curves):
     assert_allclose(compiled.x, vectorised.x, rtol=1e-10)
 
 
-def test_threads_and_chunks_give_the_serial_result(curves):
-    _, f, j, X0 = curves
+def test_threads_and_chunks_give_the_serial_result():
+    rng = np.random.default_rng(8)
+    K = 256                      # enough problems for several threads
+    data = _examples.CurveSet(TG, _examples.gauss_model(TRUE, TG)
+                              + 0.05 * rng.normal(size=(K, TG.size)))
+    f = LowLevelCallable.from_cython(_examples, "gauss_batch_residuals", data.user_data)
+    j = LowLevelCallable.from_cython(_examples, "gauss_batch_jacobian", data.user_data)
+    X0 = np.tile([1.5, 0.0, 1.5, 0.3], (K, 1)) * rng.uniform(0.8, 1.2, (K, 4))
     serial = leastsq_batch(f, X0, args=(100,), Dfun=j, threads=1)
     for threads, chunk in [(2, None), (2, 7), (3, 1)]:
         res = leastsq_batch(f, X0, args=(100,), Dfun=j, threads=threads,

@@ -227,8 +227,9 @@ def leastsq_batch(func, x0, args=(), Dfun=None, *, col_deriv=False, ftol=1.49012
         keep their results, the others get ``ier = IER_NOT_FINISHED`` (-1)
         with their last iterate.
     threads : int, optional
-        Threads for a compiled model (default: the cores this process may use).
-        Ignored for a Python model.
+        Threads for a compiled model (default: the cores this process may use;
+        small batches use fewer, one per 32 problems at most). Ignored for a
+        Python model.
     chunk_size : int, optional
         Problems per task handed to a thread, for a compiled model (default:
         enough tasks for a smooth progress bar and balanced threads).
@@ -369,6 +370,8 @@ def _run_compiled(func, Dfun, x, args, scale, mode, ftol, xtol, gtol, maxfev, ep
     threads = operator.index(threads)
     if threads < 1:
         raise ImproperInputError(f"leastsq_batch: threads must be >= 1, got {threads}")
+    # Starting threads costs about as much as a few dozen small fits.
+    threads = min(threads, max(1, K // 32))
     if chunk_size is None:
         chunk_size = max(1, min(4096, -(-K // (16 * threads))))
     chunk_size = operator.index(chunk_size)
