@@ -247,3 +247,31 @@ def test_errors_on_the_tall_path():
     bad[2, 777] = np.nan
     with pytest.raises(ValueError, match=r"x\[2\]"):
         leastsq(func, np.ones(4), Dfun=lambda p: bad, col_deriv=True)
+
+
+def test_tiny_and_subnormal_columns():
+    rng = np.random.default_rng(4)
+    a = rng.normal(size=(9000, 4))
+    a[:, 1] *= 1e-310                     # subnormal entries
+    a[:4500, 3] = 0.0
+    a[4500:, 3] *= 1e-200                 # squares underflow
+    R, ipvt, acnorm, qtf = factor_tall(a, rng.normal(size=9000))
+    assert np.isfinite(R).all() and np.isfinite(qtf).all()
+    assert_allclose(acnorm, safe_norms(a)[0], rtol=1e-12)
+    assert (np.abs(np.diag(R)) > 0).all()
+
+
+def test_narrow_bumps_whose_tails_underflow():
+    # n = 64 bumps of width 1/n on 8192 points: most entries of each column
+    # underflow to zero or are subnormal.
+    m, n = 8192, 64
+    assert tall(m, n)
+    t = np.linspace(0, 1, m)
+    centres = (np.arange(n) + 0.5) / n
+    basis = np.exp(-0.5 * ((t[None, :] - centres[:, None]) * n * (1 + 0.01 * np.arange(n))[:, None]) ** 2)
+    y = np.linspace(1, 2, n) @ basis + 1e-3 * np.random.default_rng(5).normal(size=m)
+    ref, got = both(lambda p: p @ basis - y, np.ones(n), Dfun=lambda p: basis,
+                    col_deriv=True)
+    assert got[4] in (1, 2, 3, 4)
+    assert got[2]["nfev"] == ref[2]["nfev"]
+    assert_allclose(got[0], ref[0], rtol=1e-9)

@@ -80,9 +80,18 @@ static void qrtall_reduce_block(ptrdiff_t n1, ptrdiff_t b, double *T, double *W)
         alpha = T[j + j * n1];
         beta = -copysign(qrtall_norm(alpha, b, wj, xx), alpha);
         tau = (beta - alpha) / beta;
-        scale = 1.0 / (alpha - beta);
-        for (i = 0; i < b; i++)
-            wj[i] *= scale;         /* v = [1; wj] */
+        /* v = [1; wj / (alpha - beta)], |v| <= 1: a product with the
+         * reciprocal, or a division where the reciprocal would overflow
+         * (a column of tiny entries). */
+        scale = alpha - beta;
+        if (fabs(scale) > 1e-290) {
+            scale = 1.0 / scale;
+            for (i = 0; i < b; i++)
+                wj[i] *= scale;
+        } else {
+            for (i = 0; i < b; i++)
+                wj[i] /= scale;
+        }
         T[j + j * n1] = beta;
 
         /* Apply the reflection to the columns on the right. */
