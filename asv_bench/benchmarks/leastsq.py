@@ -23,6 +23,9 @@ with safe_import():
     from lmfit_core._qrfac import _qrfac_memview
 
 with safe_import():
+    from lmfit_core._qrtall import _qr_tall_memview
+
+with safe_import():
     from scipy.optimize import leastsq as scipy_leastsq
 
 
@@ -132,14 +135,14 @@ class Overhead(Benchmark):
 
 
 class Kernels(Benchmark):
-    """MINPACK's ``qrfac`` (Householder QR with column pivoting) alone.
+    """The QR kernels alone: MINPACK's ``qrfac`` and the one-pass ``qr_tall``.
 
-    The factorisation overwrites its input, so each timed call first copies
-    the matrix into a preallocated Fortran-ordered buffer: an O(m n) copy
-    next to the O(m n^2) factorisation.
+    ``qrfac`` overwrites its input, so each timed call first copies the matrix
+    into a preallocated Fortran-ordered buffer: an O(m n) copy next to the
+    O(m n^2) factorisation. ``qr_tall`` only reads it.
     """
 
-    params = [[(100, 3), (1000, 9), (10000, 20)]]
+    params = [[(100, 3), (1000, 9), (10000, 20), (200000, 6)]]
     param_names = ["shape"]
 
     def setup(self, shape):
@@ -150,7 +153,13 @@ class Kernels(Benchmark):
         # Columns of different scales, so pivoting reorders them.
         self.a = np.asfortranarray(rng.normal(size=(m, n)) * np.logspace(0, 3, n))
         self.work = np.empty_like(self.a, order="F")
+        self.f = rng.normal(size=m)
 
     def time_qrfac(self, shape):
         np.copyto(self.work, self.a)
         _qrfac_memview(self.work, True)
+
+    def time_qr_tall(self, shape):
+        if "_qr_tall_memview" not in globals():
+            skip("lmfit_core._qrtall is not importable on this commit")
+        _qr_tall_memview(self.a, self.f)
