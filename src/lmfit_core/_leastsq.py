@@ -384,9 +384,9 @@ def _leastsq(func, x0, args, Dfun, full_output, col_deriv, ftol, xtol, gtol, max
         if epsfcn is None:
             epsfcn = float(np.finfo(dtype).eps)
         # For tall problems with Dfun the engine reads the Jacobian where Dfun
-        # returns it and writes only R into fjac: zeros elsewhere, and pages
-        # that are never touched cost nothing.
-        fjac = (np.zeros((n, m)) if Dfun is not None and tall(m, n)
+        # returns it and writes only R into fjac; infodict's fjac is zero
+        # elsewhere (np.zeros: pages that are never touched cost nothing).
+        fjac = (np.zeros((n, m)) if full_output and Dfun is not None and tall(m, n)
                 else np.empty((n, m)))
         ipvt, qtf = np.empty(n, dtype=np.int32), np.empty(n)
         info, nfev, njev, error, column = drive(
