@@ -407,3 +407,19 @@ def test_exceptions_from_the_model_propagate():
         return rows(p, k)
     with pytest.raises(Stop, match="from the model"):
         leastsq_batch(failing, X0)
+
+
+def test_arrays_returned_by_the_model_are_not_modified():
+    # A model may return (views of) arrays it keeps; the batch copies what it
+    # stores, as leastsq does.
+    Y = decay_data(3)
+    rows, _, _ = make_model(Y)
+    kept = []
+
+    def f(p, k):
+        out = rows(p, k)
+        kept.append((out, out.copy()))
+        return out
+    leastsq_batch(f, np.tile([1.0, 1.0, 0.0], (3, 1)))
+    for out, copy in kept:
+        assert_array_equal(out, copy)

@@ -293,18 +293,19 @@ def leastsq_batch(func, x0, args=(), Dfun=None, *, col_deriv=False, ftol=1.49012
         close()
 
 
-def _call_rows(f, xr, kr, args, m, what):
-    """f(xr, kr, *args) as a C-contiguous float64 array of shape (rows, m) (m None: any)."""
-    res = f(xr, kr, *args)
+def _as_rows(res, what):
+    """A callback's result as a C-contiguous float64 array (not copied if it is one)."""
     if type(res) is not np.ndarray or res.dtype != np.float64:
         res = real_array(res, f"the values of {what}")
-    res = np.ascontiguousarray(res, dtype=np.float64)
-    return res
+    return np.ascontiguousarray(res, dtype=np.float64)
 
 
 def _residual_rows(func, xr, kr, args, m):
-    f = _call_rows(func, xr, kr, args, m, "func")
-    rows = xr.shape[0]
+    return _checked_residuals(_as_rows(func(xr, kr, *args), "func"), xr.shape[0], m)
+
+
+def _checked_residuals(f, rows, m):
+    """`f` if it holds one row of M residuals per parameter row (m None: any M)."""
     if f.ndim == 1 and m == 1 and f.size == rows:
         f = f.reshape(rows, 1)
     if f.ndim != 2 or f.shape[0] != rows or (m is not None and f.shape[1] != m):
@@ -316,7 +317,7 @@ def _residual_rows(func, xr, kr, args, m):
 
 
 def _jacobian_rows(Dfun, xr, kr, args, m, n, col_deriv):
-    J = _call_rows(Dfun, xr, kr, args, m, "Dfun")
+    J = _as_rows(Dfun(xr, kr, *args), "Dfun")
     want = (xr.shape[0], n, m) if col_deriv else (xr.shape[0], m, n)
     if J.shape != want:
         raise ValueError(f"leastsq_batch: Dfun returned an array of shape {J.shape}; "
@@ -331,7 +332,8 @@ def _run_lockstep(func, Dfun, x, args, col_deriv, scale, mode, ftol, xtol, gtol,
     # MINPACK's first evaluation of each fit, as in leastsq.
     raw = func(x.copy(), np.arange(K, dtype=np.intp), *args)
     dtype = getattr(raw, "dtype", None)
-    f0 = _residual_rows(lambda *a: raw, x, None, (), None)
+    # A copy: the engine keeps the residuals of every fit in this array.
+    f0 = np.array(_checked_residuals(_as_rows(raw, "func"), K, None), copy=True)
     m = f0.shape[1]
     if n > m:
         raise TypeError(f"Improper input: func input vector length N={n} must"
