@@ -58,7 +58,28 @@ cdef int gauss_jacobian(Py_ssize_t m, Py_ssize_t n, const double* p, double* fja
     return 0
 
 
-cdef class CurveData:
+cdef class _ModelData:
+    """What the example data classes share: the user-data pointer and m."""
+    cdef void* ptr
+    cdef Py_ssize_t npoints
+
+    @property
+    def m(self):
+        """Number of points (residuals) of a problem."""
+        return self.npoints
+
+    @property
+    def user_data(self):
+        """A PyCapsule holding the address of the C struct (valid while self lives)."""
+        return PyCapsule_New(self.ptr, NULL, NULL)
+
+    @property
+    def address(self):
+        """The address of the C struct, as an integer."""
+        return <size_t>self.ptr
+
+
+cdef class CurveData(_ModelData):
     """Owns the arrays ``t`` and ``y`` of one curve and a ``curve_data_t`` over them.
 
     Parameters
@@ -85,21 +106,8 @@ cdef class CurveData:
         self.data.y = &yv[0]
         self.data.stop_at = stop_at
         self.data.calls = 0
-
-    @property
-    def m(self):
-        """Number of points (residuals)."""
-        return self.data.m
-
-    @property
-    def user_data(self):
-        """A PyCapsule holding the address of the ``curve_data_t`` (valid while self lives)."""
-        return PyCapsule_New(&self.data, NULL, NULL)
-
-    @property
-    def address(self):
-        """The address of the ``curve_data_t``, as an integer."""
-        return <size_t>&self.data
+        self.ptr = &self.data
+        self.npoints = self.data.m
 
 
 def gauss_model(p, t):
@@ -186,7 +194,7 @@ cdef int gauss2d_batch_jacobian(Py_ssize_t k, Py_ssize_t m, Py_ssize_t n, const 
     return 0
 
 
-cdef class CurveSet:
+cdef class CurveSet(_ModelData):
     """Owns K curves sharing abscissae (or K 5 x 5 spots) and a ``curve_set_t`` over them.
 
     Parameters
@@ -218,16 +226,8 @@ cdef class CurveSet:
             self.data.t = &tv[0]
         elif self.data.m != 25:
             raise ValueError("without t, Y must hold 5 x 5 spots (m = 25)")
-
-    @property
-    def m(self):
-        """Points per problem."""
-        return self.data.m
-
-    @property
-    def user_data(self):
-        """A PyCapsule holding the address of the ``curve_set_t`` (valid while self lives)."""
-        return PyCapsule_New(&self.data, NULL, NULL)
+        self.ptr = &self.data
+        self.npoints = self.data.m
 
 
 def gauss2d_model(p, shape=(5, 5)):
