@@ -18,6 +18,41 @@ cdef extern from "_simd.h" nogil:
     void lmfit_sub_scaled(intp_t n, double t, const double* x, double* y)
 
 
+cdef inline void column_dots8(intp_t m, intp_t j, const double* u, double** cols,
+                              int width, double* sums) noexcept nogil:
+    # column_dots for 5 to 8 columns in one pass; missing columns read u
+    # (valid memory, results dropped).
+    cdef intp_t i
+    cdef double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0, v
+    cdef double s4 = 0.0, s5 = 0.0, s6 = 0.0, s7 = 0.0
+    cdef const double* a0 = cols[0]
+    cdef const double* a1 = cols[1]
+    cdef const double* a2 = cols[2]
+    cdef const double* a3 = cols[3]
+    cdef const double* a4 = cols[4]
+    cdef const double* a5 = cols[5] if width > 5 else u
+    cdef const double* a6 = cols[6] if width > 6 else u
+    cdef const double* a7 = cols[7] if width > 7 else u
+    for i in range(j, m):
+        v = u[i]
+        s0 += v * a0[i]
+        s1 += v * a1[i]
+        s2 += v * a2[i]
+        s3 += v * a3[i]
+        s4 += v * a4[i]
+        s5 += v * a5[i]
+        s6 += v * a6[i]
+        s7 += v * a7[i]
+    sums[0] = s0
+    sums[1] = s1
+    sums[2] = s2
+    sums[3] = s3
+    sums[4] = s4
+    sums[5] = s5
+    sums[6] = s6
+    sums[7] = s7
+
+
 cdef inline void column_dots(intp_t m, intp_t j, const double* u, double** cols,
                              int width, double* sums) noexcept nogil:
     # sums[c] = sum(u[i] * cols[c][i] for i in j..m-1), each in order of i;
@@ -28,6 +63,9 @@ cdef inline void column_dots(intp_t m, intp_t j, const double* u, double** cols,
     cdef const double* a1 = cols[1] if width > 1 else NULL
     cdef const double* a2 = cols[2] if width > 2 else NULL
     cdef const double* a3 = cols[3] if width > 3 else NULL
+    if width > 4:
+        column_dots8(m, j, u, cols, width, sums)
+        return
     if width == 4:
         for i in range(j, m):
             v = u[i]
@@ -139,9 +177,9 @@ cdef void qrfac(intp_t m, intp_t n, double* a, intp_t lda, bint pivot, int* ipvt
     cdef intp_t i, j, k, kk, kmax, minmn
     cdef int width
     cdef double ajnorm, temp
-    cdef double sums[4]
-    cdef double* cols[4]
-    cdef intp_t ks[4]
+    cdef double sums[8]
+    cdef double* cols[8]
+    cdef intp_t ks[8]
     cdef bint pending_b
     cdef double* aj
     cdef double* ak
@@ -194,19 +232,19 @@ cdef void qrfac(intp_t m, intp_t n, double* a, intp_t lda, bint pivot, int* ipvt
         aj[j] += 1.0
 
         # Apply it to the remaining columns (and b) and downdate their norms.
-        # The dot products of up to four columns with u_j are formed in one
+        # The dot products of up to eight columns with u_j are formed in one
         # pass, each summed in MINPACK's order, so the results are bit-for-bit
         # MINPACK's while the independent sums hide each other's latency.
         k = j + 1
         pending_b = b != NULL
         while k < n or pending_b:
             width = 0
-            while width < 4 and k < n:
+            while width < 8 and k < n:
                 cols[width] = a + k * lda
                 ks[width] = k
                 width += 1
                 k += 1
-            if width < 4 and pending_b:
+            if width < 8 and pending_b:
                 cols[width] = b
                 ks[width] = -1
                 width += 1
