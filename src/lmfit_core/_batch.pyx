@@ -1,9 +1,10 @@
 """Drivers for batches of independent fits: one engine state per problem.
 
 ``Lockstep`` advances K fits of a vectorised Python model together: each round
-runs every unfinished fit's engine to its next request (without the GIL), and
-the requests of all fits, finite-difference points included, go to the model
-in one call (``func``) and one Jacobian call (``Dfun``). The number of Python
+hands every unfinished fit its answers and runs its engine to its next request
+(without the GIL, one fit at a time while its data is in cache), and the
+requests of all fits, finite-difference points included, go to the model in
+one call (``func``) and one Jacobian call (``Dfun``). The number of Python
 calls per round does not depend on K.
 
 ``fit_compiled_range`` runs fits ``k0 <= k < k1`` of a compiled model one after
@@ -120,8 +121,21 @@ cdef class Lockstep:
         """Number of fits still running."""
         return self.n_active
 
-    def advance(self):
-        """Run every unfinished fit to its next request; gather the requests.
+    def advance(self, cnp.ndarray f=None, cnp.ndarray jac=None, bint col_deriv=False):
+        """Hand each fit its answers, run it to its next request, gather the requests.
+
+        One pass over the unfinished fits, each fit's data touched while it is
+        in cache: its answers are copied in, its engine runs, and its next
+        request is written out.
+
+        Parameters
+        ----------
+        f : ndarray, shape (rf, m), optional
+            ``func`` at the rows the previous call returned, in order (None on
+            the first call).
+        jac : ndarray, shape (rj, m, n) or (rj, n, m) with `col_deriv`, optional
+            ``Dfun`` at the previous call's Jacobian rows. `f` and `jac` are
+            C-contiguous float64 (checked by the caller).
 
         Returns
         -------
@@ -134,43 +148,56 @@ cdef class Lockstep:
         """
         cdef intp_t[::1] active = self.active
         cdef int[::1] req = self.requests
-        cdef intp_t a, k, j, kept = 0, rf = 0, rj = 0, n = self.n
+        cdef intp_t a, k, i, j, kept = 0, n = self.n, m = self.m
+        cdef intp_t rf = 0, rj = 0, rf_in = 0, rj_in = 0
         cdef int r
+        cdef bint have = f is not None
+        cdef const double* fp = <const double*>cnp.PyArray_DATA(f) if have else NULL
+        cdef const double* jp = NULL
+        cdef const double* src
+        cdef lm_state_t* s
+        if have and jac is not None:
+            jp = <const double*>cnp.PyArray_DATA(jac)
+        xf = np.empty((self.n_active * n, n))
+        kf = np.empty(self.n_active * n, dtype=np.intp)
+        xj = np.empty((self.n_active, n))
+        kj = np.empty(self.n_active, dtype=np.intp)
+        cdef double* xfp = <double*>cnp.PyArray_DATA(xf)
+        cdef double* xjp = <double*>cnp.PyArray_DATA(xj)
+        cdef intp_t* kfp = <intp_t*>cnp.PyArray_DATA(kf)
+        cdef intp_t* kjp = <intp_t*>cnp.PyArray_DATA(kj)
         with nogil:
             for a in range(self.n_active):
                 k = active[a]
-                r = lm_advance(&self.states[k])
+                s = &self.states[k]
+                if have:
+                    if req[a] == LM_EVAL_F:
+                        memcpy(s.f_req, fp + rf_in * m, m * sizeof(double))
+                        rf_in += 1
+                    elif req[a] == LM_EVAL_FD:
+                        # Row j of the block is f(x + h_j e_j): column j of fjac.
+                        memcpy(s.fjac, fp + rf_in * m, n * m * sizeof(double))
+                        rf_in += n
+                    else:
+                        src = jp + rj_in * m * n
+                        if col_deriv:
+                            memcpy(s.fjac, src, n * m * sizeof(double))
+                        else:
+                            for j in range(n):
+                                for i in range(m):
+                                    s.fjac[i + j * m] = src[i * n + j]
+                        rj_in += 1
+                r = lm_advance(s)
                 if r == LM_DONE:
                     continue
                 active[kept] = k
                 req[kept] = r
                 kept += 1
                 if r == LM_EVAL_F:
-                    rf += 1
-                elif r == LM_EVAL_FD:
-                    rf += n
-                else:
-                    rj += 1
-            self.n_active = kept
-        xf = np.empty((rf, n))
-        kf = np.empty(rf, dtype=np.intp)
-        xj = np.empty((rj, n))
-        kj = np.empty(rj, dtype=np.intp)
-        cdef double* xfp = <double*>cnp.PyArray_DATA(xf)
-        cdef double* xjp = <double*>cnp.PyArray_DATA(xj)
-        cdef intp_t* kfp = <intp_t*>cnp.PyArray_DATA(kf)
-        cdef intp_t* kjp = <intp_t*>cnp.PyArray_DATA(kj)
-        cdef lm_state_t* s
-        rf = rj = 0
-        with nogil:
-            for a in range(kept):
-                k = active[a]
-                s = &self.states[k]
-                if req[a] == LM_EVAL_F:
                     memcpy(xfp + rf * n, s.x_req, n * sizeof(double))
                     kfp[rf] = k
                     rf += 1
-                elif req[a] == LM_EVAL_FD:
+                elif r == LM_EVAL_FD:
                     for j in range(n):
                         lm_fd_point(s, j, xfp + rf * n)
                         kfp[rf] = k
@@ -179,42 +206,8 @@ cdef class Lockstep:
                     memcpy(xjp + rj * n, s.x_req, n * sizeof(double))
                     kjp[rj] = k
                     rj += 1
-        return xf, kf, xj, kj
-
-    def deliver(self, cnp.ndarray f, cnp.ndarray jac, bint col_deriv):
-        """Hand the answers to this round's requests to the fits.
-
-        `f` (rf, m) holds ``func`` at the rows ``advance`` returned, in order;
-        `jac` (rj, m, n), or (rj, n, m) with `col_deriv`, holds ``Dfun`` at its
-        rows. Both are C-contiguous float64 (checked by the caller).
-        """
-        cdef intp_t[::1] active = self.active
-        cdef int[::1] req = self.requests
-        cdef intp_t a, k, i, j, rf = 0, rj = 0, n = self.n, m = self.m
-        cdef const double* fp = <const double*>cnp.PyArray_DATA(f)
-        cdef const double* jp = <const double*>cnp.PyArray_DATA(jac)
-        cdef const double* src
-        cdef lm_state_t* s
-        with nogil:
-            for a in range(self.n_active):
-                k = active[a]
-                s = &self.states[k]
-                if req[a] == LM_EVAL_F:
-                    memcpy(s.f_req, fp + rf * m, m * sizeof(double))
-                    rf += 1
-                elif req[a] == LM_EVAL_FD:
-                    # Row j of the block is f(x + h_j e_j): column j of fjac.
-                    memcpy(s.fjac, fp + rf * m, n * m * sizeof(double))
-                    rf += n
-                else:
-                    src = jp + rj * m * n
-                    if col_deriv:
-                        memcpy(s.fjac, src, n * m * sizeof(double))
-                    else:
-                        for j in range(n):
-                            for i in range(m):
-                                s.fjac[i + j * m] = src[i * n + j]
-                    rj += 1
+            self.n_active = kept
+        return xf[:rf], kf[:rf], xj[:rj], kj[:rj]
 
     def stop(self):
         """End every unfinished fit where it stands (their ier becomes -1)."""

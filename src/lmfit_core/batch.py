@@ -345,8 +345,8 @@ def _run_lockstep(func, Dfun, x, args, col_deriv, scale, mode, ftol, xtol, gtol,
                       Dfun is not None)
     empty_jac = np.empty((0, n, m))
     stopped = False
+    xf, kf, xj, kj = engine.advance()
     while True:
-        xf, kf, xj, kj = engine.advance()
         if not update(K - engine.n_unfinished):
             engine.stop()
             stopped = True
@@ -356,7 +356,7 @@ def _run_lockstep(func, Dfun, x, args, col_deriv, scale, mode, ftol, xtol, gtol,
         f = _residual_rows(func, xf, kf, args, m) if xf.shape[0] else xf[:, :0]
         J = (_jacobian_rows(Dfun, xj, kj, args, m, n, col_deriv) if xj.shape[0]
              else empty_jac)
-        engine.deliver(f, J, col_deriv)
+        xf, kf, xj, kj = engine.advance(f, J, col_deriv)
     ier, nfev, njev, fnorm, cov_x = engine.results(cov)
     return BatchResult(engine.x, ier, nfev, njev, fnorm, cov_x, stopped, options)
 
