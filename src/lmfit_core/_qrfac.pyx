@@ -30,9 +30,9 @@ cdef inline void column_dots8(intp_t m, intp_t j, const double* u, double** cols
     cdef const double* a2 = cols[2]
     cdef const double* a3 = cols[3]
     cdef const double* a4 = cols[4]
-    cdef const double* a5 = cols[5] if width > 5 else u
-    cdef const double* a6 = cols[6] if width > 6 else u
-    cdef const double* a7 = cols[7] if width > 7 else u
+    cdef const double* a5 = <const double*>cols[5] if width > 5 else u
+    cdef const double* a6 = <const double*>cols[6] if width > 6 else u
+    cdef const double* a7 = <const double*>cols[7] if width > 7 else u
     for i in range(j, m):
         v = u[i]
         s0 += v * a0[i]
