@@ -20,6 +20,14 @@
 #define QRTALL_CLONES
 #endif
 
+/* The rare paths stay out of the block step, whose loops then vectorise as
+ * well as without them. */
+#if defined(__GNUC__)
+#define QRTALL_NOINLINE __attribute__((noinline))
+#else
+#define QRTALL_NOINLINE
+#endif
+
 /* sum(x[i] * y[i]) with sixteen partial sums: no chain of dependent
  * additions for the compiler to keep, so it vectorises (two or four lanes). */
 static inline double qrtall_dot(ptrdiff_t b, const double *x, const double *y)
@@ -38,6 +46,27 @@ static inline double qrtall_dot(ptrdiff_t b, const double *x, const double *y)
     for (; i < b; i++)
         s += x[i] * y[i];
     return s;
+}
+
+/* Whether x[0:b] is all zeros (its squares may underflow to a zero sum
+ * while the entries are not). Kept out of line: rarely called. */
+QRTALL_NOINLINE
+static int qrtall_all_zero(ptrdiff_t b, const double *x)
+{
+    ptrdiff_t i;
+    for (i = 0; i < b; i++)
+        if (x[i] != 0.0)
+            return 0;
+    return 1;
+}
+
+/* x[i] /= d: for a column so tiny that 1 / d overflows. */
+QRTALL_NOINLINE
+static void qrtall_divide(ptrdiff_t b, double *x, double d)
+{
+    ptrdiff_t i;
+    for (i = 0; i < b; i++)
+        x[i] /= d;
 }
 
 /* sqrt(alpha^2 + sum(x^2)) given xx = sum(x^2), rescaled by the largest
@@ -69,14 +98,8 @@ static void qrtall_reduce_block(ptrdiff_t n1, ptrdiff_t b, double *T, double *W)
     for (j = 0; j < n1; j++) {
         double *wj = W + j * b;
         double xx = qrtall_dot(b, wj, wj), alpha, beta, tau, scale;
-        if (xx == 0.0) {
-            /* Nothing below the triangle, or entries whose squares underflow
-             * (qrtall_norm rescales those). */
-            for (i = 0; i < b && wj[i] == 0.0; i++)
-                ;
-            if (i == b)
-                continue;
-        }
+        if (xx == 0.0 && qrtall_all_zero(b, wj))
+            continue;               /* nothing below the triangle */
         alpha = T[j + j * n1];
         beta = -copysign(qrtall_norm(alpha, b, wj, xx), alpha);
         tau = (beta - alpha) / beta;
@@ -89,8 +112,7 @@ static void qrtall_reduce_block(ptrdiff_t n1, ptrdiff_t b, double *T, double *W)
             for (i = 0; i < b; i++)
                 wj[i] *= scale;
         } else {
-            for (i = 0; i < b; i++)
-                wj[i] /= scale;
+            qrtall_divide(b, wj, scale);
         }
         T[j + j * n1] = beta;
 
