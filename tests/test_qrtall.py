@@ -275,3 +275,36 @@ def test_narrow_bumps_whose_tails_underflow():
     assert got[4] in (1, 2, 3, 4)
     assert got[2]["nfev"] == ref[2]["nfev"]
     assert_allclose(got[0], ref[0], rtol=1e-9)
+
+
+@pytest.mark.parametrize("analytic", [False, True], ids=["lmdif", "lmder"])
+def test_compiled_callbacks_on_the_tall_path(analytic):
+    # The same Gaussian, compiled and in NumPy, on 9000 points: both paths use
+    # qr_tall and must agree; fjac holds R only with a Jacobian.
+    from scipy import LowLevelCallable
+
+    from lmfit_core import _examples
+    t = np.linspace(-5, 5, 9000)
+    y = _examples.gauss_model([2.0, 0.3, 1.1, 0.5], t) + 0.05 * np.random.default_rng(6).normal(size=t.size)
+    assert tall(t.size, 4)
+    data = _examples.CurveData(t, y)
+    f = LowLevelCallable.from_cython(_examples, "gauss_residuals", data.user_data)
+    j = LowLevelCallable.from_cython(_examples, "gauss_jacobian", data.user_data)
+    x0 = np.array([1.5, 0.0, 1.5, 0.3])
+    got = leastsq(f, x0, args=(t.size,), Dfun=j if analytic else None, full_output=True)
+
+    def py_f(p):
+        u = t - p[1]
+        return p[0] * np.exp(-0.5 / (p[2] * p[2]) * u * u) + p[3] - y
+
+    def py_j(p):
+        u = t - p[1]
+        g = np.exp(-0.5 / (p[2] * p[2]) * u * u)
+        w2 = 1.0 / (p[2] * p[2])
+        return np.column_stack([g, p[0] * g * u * w2, p[0] * g * u * u * w2 / p[2],
+                                np.ones_like(t)])
+    ref = leastsq(py_f, x0, Dfun=py_j if analytic else None, full_output=True)
+    assert got[4] == ref[4] and got[2]["nfev"] == ref[2]["nfev"]
+    assert_allclose(got[0], ref[0], rtol=1e-10)
+    if analytic:
+        assert not got[2]["fjac"][:, 4:].any()

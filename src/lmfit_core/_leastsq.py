@@ -378,6 +378,8 @@ def _leastsq(func, x0, args, Dfun, full_output, col_deriv, ftol, xtol, gtol, max
         if info < 0:
             raise RuntimeError(f"leastsq: the compiled callback stopped the fit "
                                f"(it returned {info})")
+        if full_output and jac_addr and tall(m, n):
+            fjac[:, n:] = 0.0      # as on the Python path: R only (see Notes)
     else:
         # The first evaluation sizes the problem and is MINPACK's first evaluation.
         fvec, m, dtype, scalar_output = _check_residuals(func(x.copy(), *args), n)
