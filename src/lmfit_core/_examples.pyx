@@ -110,10 +110,42 @@ cdef class CurveData(_ModelData):
         self.npoints = self.data.m
 
 
+def _params(p, Py_ssize_t n):
+    p = np.ascontiguousarray(p, dtype=np.float64)
+    if p.shape != (n,):
+        raise ValueError(f"p must have {n} entries, got shape {p.shape}")
+    return p
+
+
 def gauss_model(p, t):
-    """The Gaussian-plus-background model in NumPy: ``p[0] exp(-(t-p[1])^2/(2 p[2]^2)) + p[3]``."""
-    p = np.asarray(p, dtype=float)
-    return p[0] * np.exp(-0.5 / (p[2] * p[2]) * (t - p[1]) ** 2) + p[3]
+    """The Gaussian on a background, ``p[0] exp(-(t-p[1])^2/(2 p[2]^2)) + p[3]``, at `t`.
+
+    Evaluated by the compiled model's own code (libm's ``exp``, the same
+    operations), so that data made with it, and Python references built on
+    it, are the same on every machine: NumPy's ``exp`` may differ from libm's
+    in the last bit (it has SIMD versions), which finite differences magnify.
+    """
+    cdef const double[::1] pv = _params(p, 4)
+    cdef const double[::1] tv = np.ascontiguousarray(t, dtype=np.float64).ravel()
+    zeros = np.zeros(tv.shape[0])
+    out = np.empty(tv.shape[0])
+    cdef const double[::1] zv = zeros
+    cdef double[::1] ov = out
+    if tv.shape[0]:
+        gauss_eval(tv.shape[0], &tv[0], &zv[0], &pv[0], &ov[0])
+    return out
+
+
+def gauss_model_jacobian(p, t):
+    """The Jacobian of `gauss_model` at `p`, shape ``(t.size, 4)``, by the compiled code."""
+    cdef const double[::1] pv = _params(p, 4)
+    cdef const double[::1] tv = np.ascontiguousarray(t, dtype=np.float64).ravel()
+    cdef Py_ssize_t m = tv.shape[0]
+    jac = np.empty((4, m))
+    cdef double[:, ::1] jv = jac
+    if m:
+        gauss_derivatives(m, &tv[0], &pv[0], &jv[0, 0], m)
+    return jac.T
 
 
 def fit_gauss(CurveData data, x0, bint analytic=True, double ftol=1.49012e-8,
@@ -160,12 +192,10 @@ cdef int gauss_batch_jacobian(Py_ssize_t k, Py_ssize_t m, Py_ssize_t n, const do
     return 0
 
 
-cdef int gauss2d_batch_residuals(Py_ssize_t k, Py_ssize_t m, Py_ssize_t n, const double* p,
-                                 double* fvec, void* udata) noexcept nogil:
+cdef inline void gauss2d_eval(Py_ssize_t m, const double* z, const double* p,
+                               double* fvec) noexcept nogil:
     # p = (amplitude, x centre, y centre, width, background) on the pixel grid
     # x = i % 5, y = i // 5 of a 5 x 5 spot (m = 25): Gpufit's GAUSS_2D.
-    cdef const curve_set_t* d = <const curve_set_t*>udata
-    cdef const double* z = d.y + k * m
     cdef double a = p[0], x0 = p[1], y0 = p[2], w = p[3], b = p[4], dx, dy
     cdef double s = -0.5 / (w * w)
     cdef Py_ssize_t i
@@ -173,6 +203,12 @@ cdef int gauss2d_batch_residuals(Py_ssize_t k, Py_ssize_t m, Py_ssize_t n, const
         dx = <double>(i % 5) - x0
         dy = <double>(i // 5) - y0
         fvec[i] = a * exp(s * (dx * dx + dy * dy)) + b - z[i]
+
+
+cdef int gauss2d_batch_residuals(Py_ssize_t k, Py_ssize_t m, Py_ssize_t n, const double* p,
+                                 double* fvec, void* udata) noexcept nogil:
+    # The 2-D Gaussian spot against spot k of a curve_set_t.
+    gauss2d_eval(m, (<const curve_set_t*>udata).y + k * m, p, fvec)
     return 0
 
 
@@ -230,9 +266,15 @@ cdef class CurveSet(_ModelData):
         self.npoints = self.data.m
 
 
-def gauss2d_model(p, shape=(5, 5)):
-    """The 2-D Gaussian spot in NumPy, flattened row by row: p = (a, x0, y0, w, b)."""
-    p = np.asarray(p, dtype=float)
-    yy, xx = np.mgrid[0:shape[0], 0:shape[1]]
-    r2 = (xx - p[1]) ** 2 + (yy - p[2]) ** 2
-    return (p[0] * np.exp(-0.5 / (p[3] * p[3]) * r2) + p[4]).ravel()
+def gauss2d_model(p):
+    """The 5 x 5 Gaussian spot, flattened row by row: p = (a, x0, y0, w, b).
+
+    Evaluated by the compiled model's code, as `gauss_model` is.
+    """
+    cdef const double[::1] pv = _params(p, 5)
+    zeros = np.zeros(25)
+    out = np.empty(25)
+    cdef const double[::1] zv = zeros
+    cdef double[::1] ov = out
+    gauss2d_eval(25, &zv[0], &pv[0], &ov[0])
+    return out
