@@ -906,27 +906,3 @@ def get_problem(case_id: str) -> Problem:
     except KeyError:
         raise KeyError(f"unknown problem case_id {case_id!r}") from None
 
-
-# -- batched problems --------------------------------------------------------
-# Vectorised models in the form of leastsq_batch and lmfit_core.dask: rows of
-# parameters p (r, n), their problems k (r,), the data rows y (K, M) and the
-# abscissae t (M,). Module-level, so Dask workers can unpickle them.
-
-def decay_rows(p, k, y, t):
-    """Residuals of ``a exp(-b t) + c`` against ``y[k]``, row by row."""
-    return p[:, :1] * np.exp(-p[:, 1:2] * t) + p[:, 2:3] - y[k]
-
-
-def decay_jacobian_rows(p, k, y, t):
-    """Jacobians of `decay_rows`, shape (r, M, 3)."""
-    e = np.exp(-p[:, 1:2] * t)
-    return np.stack([e, -p[:, :1] * t * e, np.ones_like(e)], axis=2)
-
-
-def decay_cube(shape, t, seed=0, noise=0.01):
-    """A cube of noisy decays, shape ``shape + (t.size,)``, and its true parameters."""
-    rng = np.random.default_rng(seed)
-    truth = np.stack([rng.uniform(1, 3, shape), rng.uniform(0.3, 2, shape),
-                      rng.uniform(-0.2, 0.2, shape)], axis=-1)
-    cube = truth[..., :1] * np.exp(-truth[..., 1:2] * t) + truth[..., 2:]
-    return cube + noise * rng.normal(size=cube.shape), truth
