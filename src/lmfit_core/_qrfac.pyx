@@ -5,7 +5,7 @@ vectors are bit-for-bit those of SciPy's ``leastsq`` on the same input.
 """
 import numpy as np
 
-from libc.math cimport fabs, fmax, sqrt
+from libc.math cimport fmax, sqrt
 
 from lmfit_core._enorm cimport LMFIT_ENORM_RDWARF, LMFIT_ENORM_RGIANT, enorm
 from lmfit_core._typedefs cimport intp_t
@@ -16,6 +16,9 @@ cdef extern from "float.h":
 cdef extern from "_simd.h" nogil:
     void lmfit_div(intp_t n, double* x, double d)
     void lmfit_sub_scaled(intp_t n, double t, const double* x, double* y)
+    bint lmfit_unscaled(intp_t n, const double* x, double rdwarf, double agiant)
+    void lmfit_sumsq_columns(intp_t m, const double* a, intp_t lda, int width,
+                             double* out)
 
 
 cdef inline void column_dots8(intp_t m, intp_t j, const double* u, double** cols,
@@ -93,56 +96,35 @@ cdef inline void column_dots(intp_t m, intp_t j, const double* u, double** cols,
     sums[3] = s3
 
 
-cdef inline bint column_norms(intp_t m, const double* a0, intp_t lda, int width,
+cdef inline int balanced_width(intp_t count) noexcept nogil:
+    # Columns per pass when `count` columns are summed in passes of at most
+    # eight: as even as possible (9 as 5 + 4, not 8 + 1, whose lone chain
+    # would cost as much as the eight).
+    cdef intp_t passes = (count + 7) // 8
+    return <int>((count + passes - 1) // passes)
+
+
+cdef inline void column_norms(intp_t m, const double* a, intp_t lda, int width,
                               double* norms) noexcept nogil:
-    # The enorm of up to four columns in one pass. Where every entry is zero or
-    # in enorm's intermediate range, enorm is the square root of the plain sum
-    # of squares in order, which is what this computes, the columns side by
-    # side. Returns False (norms unset) when an entry needs enorm's scaling.
-    cdef intp_t i
+    # The enorm of `width` (1 to 8) adjacent columns. Columns whose entries
+    # are all zero or in enorm's intermediate range have the square root of
+    # their plain sum of squares in order as enorm; those are summed side by
+    # side (independent chains hide each other's latency), the rest by enorm.
     cdef double agiant = LMFIT_ENORM_RGIANT / <double>m
-    cdef double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0, v0, v1, v2, v3
-    cdef const double* a1 = a0 + lda
-    cdef const double* a2 = a0 + 2 * lda
-    cdef const double* a3 = a0 + 3 * lda
-    if width == 4:
-        for i in range(m):
-            v0 = fabs(a0[i])
-            v1 = fabs(a1[i])
-            v2 = fabs(a2[i])
-            v3 = fabs(a3[i])
-            if (outside(v0, agiant) or outside(v1, agiant) or outside(v2, agiant)
-                    or outside(v3, agiant)):
-                return False
-            s0 += v0 * v0
-            s1 += v1 * v1
-            s2 += v2 * v2
-            s3 += v3 * v3
-        norms[3] = sqrt(s3)
-        norms[2] = sqrt(s2)
-    elif width == 2:
-        for i in range(m):
-            v0 = fabs(a0[i])
-            v1 = fabs(a1[i])
-            if outside(v0, agiant) or outside(v1, agiant):
-                return False
-            s0 += v0 * v0
-            s1 += v1 * v1
+    cdef double sums[8]
+    cdef int c
+    cdef bint plain = True
+    for c in range(width):
+        if not lmfit_unscaled(m, a + c * lda, LMFIT_ENORM_RDWARF, agiant):
+            plain = False
+            break
+    if plain:
+        lmfit_sumsq_columns(m, a, lda, width, sums)
+        for c in range(width):
+            norms[c] = sqrt(sums[c])
     else:
-        for i in range(m):
-            v0 = fabs(a0[i])
-            if outside(v0, agiant):
-                return False
-            s0 += v0 * v0
-    if width >= 2:
-        norms[1] = sqrt(s1)
-    norms[0] = sqrt(s0)
-    return True
-
-
-cdef inline bint outside(double v, double agiant) noexcept nogil:
-    # Whether |x| = v needs enorm's scaling (zeros do not).
-    return v >= agiant or (v <= LMFIT_ENORM_RDWARF and v != 0.0)
+        for c in range(width):
+            norms[c] = enorm(m, a + c * lda)
 
 
 cdef inline void downdate_norm(intp_t m, intp_t n, intp_t j, intp_t k, double* ak,
@@ -175,7 +157,7 @@ cdef void qrfac(intp_t m, intp_t n, double* a, intp_t lda, bint pivot, int* ipvt
     # recomputation adds that element (the first of the next column) as SciPy
     # does, except past the last column, where SciPy reads outside its array.
     cdef intp_t i, j, k, kk, kmax, minmn
-    cdef int width
+    cdef int width, limit
     cdef double ajnorm, temp
     cdef double sums[8]
     cdef double* cols[8]
@@ -186,10 +168,8 @@ cdef void qrfac(intp_t m, intp_t n, double* a, intp_t lda, bint pivot, int* ipvt
 
     j = 0
     while j < n:
-        width = 4 if n - j >= 4 else (2 if n - j >= 2 else 1)
-        if not column_norms(m, a + j * lda, lda, width, acnorm + j):
-            for kk in range(width):
-                acnorm[j + kk] = enorm(m, a + (j + kk) * lda)
+        width = balanced_width(n - j)
+        column_norms(m, a + j * lda, lda, width, acnorm + j)
         j += width
     for j in range(n):
         rdiag[j] = acnorm[j]
@@ -239,12 +219,13 @@ cdef void qrfac(intp_t m, intp_t n, double* a, intp_t lda, bint pivot, int* ipvt
         pending_b = b != NULL
         while k < n or pending_b:
             width = 0
-            while width < 8 and k < n:
+            limit = balanced_width(n - k + pending_b)
+            while width < limit and k < n:
                 cols[width] = a + k * lda
                 ks[width] = k
                 width += 1
                 k += 1
-            if width < 8 and pending_b:
+            if width < limit and pending_b:
                 cols[width] = b
                 ks[width] = -1
                 width += 1
