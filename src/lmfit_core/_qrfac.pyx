@@ -240,12 +240,14 @@ cdef void qrfac(intp_t m, intp_t n, double* a, intp_t lda, bint pivot, int* ipvt
         rdiag[j] = -ajnorm
 
 
-def _qrfac_memview(double[::1, :] a, bint pivot=True, bint offbyone=False):
+def _qrfac_memview(double[::1, :] a, bint pivot=True, bint offbyone=False,
+                   double[::1] b=None):
     """Householder QR of `a` with optional column pivoting, in place.
 
     Computes ``a[:, ipvt] = Q @ R`` with the diagonal of ``R`` of
     non-increasing magnitude when `pivot` is true, exactly as MINPACK's
-    ``qrfac``.
+    ``qrfac``; optionally overwrites `b` with ``Q^T b`` as ``lmdif`` forms
+    ``qtf``.
 
     Parameters
     ----------
@@ -258,6 +260,11 @@ def _qrfac_memview(double[::1, :] a, bint pivot=True, bint offbyone=False):
     offbyone : bool, optional
         Reproduce the column-norm recomputation of SciPy <= 1.17.1 (tests
         only; default False).
+    b : ndarray of float64, shape (m,), optional
+        Contiguous vector, overwritten with ``Q^T b``: the reflections
+        ``Q_0, Q_1, ...`` applied in turn, with the operations (in the same
+        order) of MINPACK's ``lmdif`` when it forms ``qtf`` after ``qrfac``.
+        Default None: no right-hand side.
 
     Returns
     -------
@@ -268,8 +275,19 @@ def _qrfac_memview(double[::1, :] a, bint pivot=True, bint offbyone=False):
         The diagonal of ``R``.
     acnorm : ndarray of float64, shape (n,)
         Euclidean norms of the columns of the input matrix.
+
+    Raises
+    ------
+    ValueError
+        If `b` is given and its length is not ``m``.
     """
     cdef intp_t m = a.shape[0], n = a.shape[1]
+    cdef double* b_ptr = NULL
+    if b is not None:
+        if b.shape[0] != m:
+            raise ValueError(f"b must have length m = {m}, not {b.shape[0]}")
+        if m > 0:
+            b_ptr = &b[0]
     ipvt = np.arange(n, dtype=np.int32)
     rdiag = np.empty(n)
     acnorm = np.empty(n)
@@ -280,5 +298,5 @@ def _qrfac_memview(double[::1, :] a, bint pivot=True, bint offbyone=False):
         return ipvt, rdiag, acnorm
     with nogil:
         qrfac(m, n, &a[0, 0], m, pivot, &ipvt_v[0], &rdiag_v[0], &acnorm_v[0],
-              &wa_v[0], offbyone, NULL)
+              &wa_v[0], offbyone, b_ptr)
     return ipvt, rdiag, acnorm
