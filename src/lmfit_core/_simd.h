@@ -1,7 +1,7 @@
 /* Element-wise loops of the kernels, compiled three times on x86-64 Linux with
  * GCC: for the baseline, x86-64-v3 (AVX2) and x86-64-v4 (AVX-512), the loader
- * picking the version the CPU runs (target_clones). Each element is computed by the same IEEE
- * operation either way (no fused multiply-add: the build passes
+ * picking the version the CPU runs (target_clones). Each element is computed
+ * by the same IEEE operation either way (no fused multiply-add: the build passes
  * -ffp-contract=off), so results are bit-for-bit the same on every CPU; the
  * wider vectors only do more elements per instruction. */
 #ifndef LMFIT_CORE_SIMD_H
@@ -66,16 +66,6 @@ static int lmfit_unscaled(ptrdiff_t n, const double *x, double rdwarf, double ag
     return bad == 0;
 }
 
-/* sum of x[i]^2 in order of i (enorm's intermediate sum) */
-static double lmfit_sumsq(ptrdiff_t n, const double *x)
-{
-    ptrdiff_t i;
-    double s = 0.0;
-    for (i = 0; i < n; i++)
-        s += x[i] * x[i];
-    return s;
-}
-
 /* out[c] = sum of a[i + c * lda]^2 in order of i, for the `width` (1 to 8)
  * columns of a side by side: independent chains that hide each other's
  * addition latency. */
@@ -107,7 +97,8 @@ static void lmfit_sumsq_columns(ptrdiff_t m, const double *a, ptrdiff_t lda, int
             s[3] += col[3][i] * col[3][i];
         }
     } else {
-        s[0] = lmfit_sumsq(m, a);
+        for (i = 0; i < m; i++)
+            s[0] += col[0][i] * col[0][i];
     }
     for (c = 0; c < width; c++)
         out[c] = s[c];
