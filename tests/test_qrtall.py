@@ -10,7 +10,7 @@ import warnings
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from numpy.testing import assert_allclose, assert_array_equal
 from scipy.optimize import leastsq as scipy_leastsq
@@ -306,3 +306,58 @@ def test_compiled_callbacks_on_the_tall_path(analytic):
     assert_array_equal(got[0], ref[0])
     if analytic:
         assert not got[2]["fjac"][:, 4:].any()
+
+
+# -- the panel step (eight columns at a time) in each version this CPU runs ----
+
+from lmfit_core._qrtall import _limit_panel_version, _panel_versions  # noqa: E402
+
+
+@pytest.fixture(params=_panel_versions())
+def panel_version(request):
+    _limit_panel_version(request.param)
+    yield request.param
+    _limit_panel_version(4)
+
+
+WIDE = st.tuples(st.integers(40, 1500), st.integers(7, 40)).filter(lambda s: s[0] >= s[1])
+
+
+# The fixture only selects the version: nothing to reset between examples.
+@settings(max_examples=25, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(shape=WIDE, seed=st.integers(0, 2**32 - 1))
+def test_panels_and_blocks_against_numpy(panel_version, shape, seed):
+    # n >= 7: several panels and (m > 256) several blocks; columns scaled over
+    # many orders of magnitude, some beyond the range scaled by powers of two.
+    rng = np.random.default_rng(seed)
+    m, n = shape
+    a = rng.normal(size=(m, n)) * 10.0 ** rng.uniform(-200, 200, n)
+    f = rng.normal(size=m) * 10.0 ** rng.uniform(-5, 5)
+    check_against_references(a, f)
+
+
+def test_versions_agree_to_rounding(panel_version):
+    rng = np.random.default_rng(7)
+    a = rng.normal(size=(5000, 45)) * rng.uniform(0.5, 2.0, 45)
+    f = rng.normal(size=5000)
+    R, ipvt, acnorm = check_against_references(a, f, rtol=1e-12)
+    _limit_panel_version(0)
+    R0, ipvt0, acnorm0 = check_against_references(a, f, rtol=1e-12)
+    assert list(ipvt) == list(ipvt0)
+    assert_allclose(aligned(R)[0], aligned(R0)[0], rtol=1e-10, atol=1e-12 * np.abs(R0).max())
+
+
+def test_wide_nonfinite_and_zero_columns(panel_version):
+    rng = np.random.default_rng(8)
+    a = rng.normal(size=(3000, 30))
+    a[:, 11] = 0.0
+    a[:, 17] = 3.0 * a[:, 2]
+    R, ipvt, acnorm, qtf = factor_tall(a, rng.normal(size=3000))
+    assert acnorm[11] == 0.0 and ipvt[-1] == 11
+    assert np.isfinite(R).all() and np.isfinite(qtf).all()
+    d = np.abs(np.diag(R))
+    assert d[-1] == 0.0 and d[-2] < 1e-12 * d[0]
+    a[1234, 20] = np.inf
+    _, _, acnorm, _ = factor_tall(a, rng.normal(size=3000))
+    assert np.isfinite(acnorm[:20]).all() and not np.isfinite(acnorm[20])
