@@ -3,6 +3,7 @@
 Argument checking, SciPy's messages, ``cov_x`` and ``infodict`` live here;
 the numbers come from the engine through the Python-callback driver.
 """
+import mmap
 import operator
 import warnings
 
@@ -163,6 +164,20 @@ def _check_residuals(f0, n):
     fvec = np.array(arr, dtype=np.float64, order="C").reshape(-1)
     return fvec, m, dtype, arr.ndim == 0
 
+
+
+def _untouched_zeros(n, m):
+    """An (n, m) float64 array of zeros whose pages the OS supplies on first touch.
+
+    np.zeros of a large array may come from memory the allocator reuses, which
+    calloc must clear: 10 MB of memset per fit for a tall fjac of which only R
+    is written. An anonymous mapping is zero and costs nothing where unwritten;
+    it is released with the array.
+    """
+    nbytes = 8 * n * m
+    if nbytes < (1 << 20):
+        return np.zeros((n, m))
+    return np.frombuffer(mmap.mmap(-1, nbytes), dtype=np.float64).reshape(n, m)
 
 def leastsq(func, x0, args=(), Dfun=None, full_output=False,
             col_deriv=False, ftol=1.49012e-8, xtol=1.49012e-8,
@@ -387,8 +402,8 @@ def _leastsq(func, x0, args, Dfun, full_output, col_deriv, ftol, xtol, gtol, max
             epsfcn = float(np.finfo(dtype).eps)
         # For tall problems with Dfun the engine reads the Jacobian where Dfun
         # returns it and writes only R into fjac; infodict's fjac is zero
-        # elsewhere (np.zeros: pages that are never touched cost nothing).
-        fjac = (np.zeros((n, m)) if full_output and Dfun is not None and tall(m, n)
+        # elsewhere (fresh zero pages: those never touched cost nothing).
+        fjac = (_untouched_zeros(n, m) if full_output and Dfun is not None and tall(m, n)
                 else np.empty((n, m)))
         ipvt, qtf = np.empty(n, dtype=np.int32), np.empty(n)
         info, nfev, njev, error, column = drive(
