@@ -167,22 +167,12 @@ static void qrtall_plain_step(ptrdiff_t j0, ptrdiff_t n1, ptrdiff_t b, ptrdiff_t
 #define QRTALL_PANEL_LANES 4
 #define QRTALL_TC 4
 #include "_qrtall_panels.h"
-#undef QRTALL_SFX
-#undef QRTALL_TARGET
-#undef QRTALL_LANES
-#undef QRTALL_PANEL_LANES
-#undef QRTALL_TC
 #define QRTALL_SFX(name) name##_v3
 #define QRTALL_TARGET __attribute__((target("arch=x86-64-v3")))
 #define QRTALL_LANES 4
 #define QRTALL_PANEL_LANES 4
 #define QRTALL_TC 2
 #include "_qrtall_panels.h"
-#undef QRTALL_SFX
-#undef QRTALL_TARGET
-#undef QRTALL_LANES
-#undef QRTALL_PANEL_LANES
-#undef QRTALL_TC
 #endif
 #define QRTALL_SFX(name) name##_base
 #define QRTALL_TARGET
@@ -190,11 +180,6 @@ static void qrtall_plain_step(ptrdiff_t j0, ptrdiff_t n1, ptrdiff_t b, ptrdiff_t
 #define QRTALL_PANEL_LANES 2
 #define QRTALL_TC 2
 #include "_qrtall_panels.h"
-#undef QRTALL_SFX
-#undef QRTALL_TARGET
-#undef QRTALL_LANES
-#undef QRTALL_PANEL_LANES
-#undef QRTALL_TC
 
 /* The widest kind of vectors the panels may use (4: AVX-512, 3: AVX2, 0: the
  * baseline): the CPU's, or less for the tests of the narrower versions. */

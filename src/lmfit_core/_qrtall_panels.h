@@ -9,7 +9,8 @@
  *                     on AVX-512),
  *   QRTALL_TC         columns per tile of the two matrix products (4 where
  *                     there are 32 vector registers, 2 where there are 16).
- * No include guard: that is the point. See _qrtall_block.h for the method.
+ * No include guard: that is the point; the file undefines them at its end.
+ * See _qrtall_block.h for the method.
  */
 #define QV QRTALL_SFX(qrtall_vec)
 #define QL QRTALL_LANES
@@ -23,52 +24,28 @@ typedef double QP __attribute__((vector_size(8 * QRTALL_PANEL_LANES)));
 
 #define QRTALL_FN static inline __attribute__((always_inline)) QRTALL_TARGET
 
-QRTALL_FN QV QRTALL_SFX(qrtall_load)(const double *p)
-{
-    QV v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
+/* Unaligned loads and stores of T, and the sum of its L lanes in one fixed
+ * order (the same on every CPU of the target). */
+#define QRTALL_VECTOR_OPS(T, L, load, store, hsum)                          \
+    QRTALL_FN T load(const double *p)                                       \
+    {                                                                       \
+        T v;                                                                \
+        memcpy(&v, p, sizeof v);                                            \
+        return v;                                                           \
+    }                                                                       \
+    QRTALL_FN void store(double *p, T v) { memcpy(p, &v, sizeof v); }       \
+    QRTALL_FN double hsum(T v)                                              \
+    {                                                                       \
+        return L == 8 ? ((v[0] + v[4 % L]) + (v[2 % L] + v[6 % L]))         \
+                            + ((v[1] + v[5 % L]) + (v[3 % L] + v[7 % L]))   \
+             : L == 4 ? (v[0] + v[2 % L]) + (v[1] + v[3 % L])               \
+                      : v[0] + v[1];                                        \
+    }
 
-QRTALL_FN void QRTALL_SFX(qrtall_store)(double *p, QV v)
-{
-    memcpy(p, &v, sizeof v);
-}
-
-QRTALL_FN QP QRTALL_SFX(qrtall_pload)(const double *p)
-{
-    QP v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
-
-QRTALL_FN void QRTALL_SFX(qrtall_pstore)(double *p, QP v)
-{
-    memcpy(p, &v, sizeof v);
-}
-
-/* The lanes' sum, in the same order on every CPU of the target. */
-QRTALL_FN double QRTALL_SFX(qrtall_hsum)(QV v)
-{
-#if QRTALL_LANES == 8
-    return ((v[0] + v[4]) + (v[2] + v[6])) + ((v[1] + v[5]) + (v[3] + v[7]));
-#elif QRTALL_LANES == 4
-    return (v[0] + v[2]) + (v[1] + v[3]);
-#else
-    return v[0] + v[1];
-#endif
-}
-
-QRTALL_FN double QRTALL_SFX(qrtall_phsum)(QP v)
-{
-#if QRTALL_PANEL_LANES == 8
-    return ((v[0] + v[4]) + (v[2] + v[6])) + ((v[1] + v[5]) + (v[3] + v[7]));
-#elif QRTALL_PANEL_LANES == 4
-    return (v[0] + v[2]) + (v[1] + v[3]);
-#else
-    return v[0] + v[1];
-#endif
-}
+QRTALL_VECTOR_OPS(QV, QRTALL_LANES, QRTALL_SFX(qrtall_load), QRTALL_SFX(qrtall_store),
+                  QRTALL_SFX(qrtall_hsum))
+QRTALL_VECTOR_OPS(QP, QRTALL_PANEL_LANES, QRTALL_SFX(qrtall_pload),
+                  QRTALL_SFX(qrtall_pstore), QRTALL_SFX(qrtall_phsum))
 
 #define LOAD QRTALL_SFX(qrtall_load)
 #define STORE QRTALL_SFX(qrtall_store)
@@ -337,7 +314,13 @@ static QRTALL_TARGET void QRTALL_SFX(qrtall_panels)(ptrdiff_t n1, ptrdiff_t n1p,
 #undef PHSUM
 #undef QP
 #undef QPL
+#undef QRTALL_VECTOR_OPS
 #undef QRTALL_FN
 #undef QV
 #undef QL
 #undef QTC
+#undef QRTALL_SFX
+#undef QRTALL_TARGET
+#undef QRTALL_LANES
+#undef QRTALL_PANEL_LANES
+#undef QRTALL_TC
