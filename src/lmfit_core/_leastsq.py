@@ -165,7 +165,6 @@ def _check_residuals(f0, n):
     return fvec, m, dtype, arr.ndim == 0
 
 
-
 def _untouched_zeros(n, m):
     """An (n, m) float64 array of zeros whose pages the OS supplies on first touch.
 
@@ -178,6 +177,7 @@ def _untouched_zeros(n, m):
     if nbytes < (1 << 20):
         return np.zeros((n, m))
     return np.frombuffer(mmap.mmap(-1, nbytes), dtype=np.float64).reshape(n, m)
+
 
 def leastsq(func, x0, args=(), Dfun=None, full_output=False,
             col_deriv=False, ftol=1.49012e-8, xtol=1.49012e-8,

@@ -29,7 +29,7 @@ cdef extern from *:
        for narrow matrices, at least 256 rows for wide ones (the block then
        sits in L2, and the eight-row vectors of the panel step run long). */
     #define QR_TALL_BLOCK_BYTES 32768
-    #define QR_TALL_MIN_ROWS 1024
+    #define QR_TALL_MIN_ROWS 256
     /* Columns of the block QR_TALL_LD_PAD rows apart beyond its rows: a
        power-of-two stride would put the panel's columns in the same cache
        sets. */

@@ -118,14 +118,14 @@ static double qrtall_norm(double alpha, ptrdiff_t b, const double *x, double xx)
     return big * sqrt(s);
 }
 
-/* Columns j0 <= j < n1 of [R; W] one reflector at a time (W: b rows,
+/* The n1 columns of [R; W] one reflector at a time (W: b rows,
  * leading dimension ldw; R: leading dimension ldr). Safe for any scaling,
  * and a NaN or inf stays in its column and the columns right of it. */
-static void qrtall_plain_step(ptrdiff_t j0, ptrdiff_t n1, ptrdiff_t b, ptrdiff_t ldw,
-                              double *R, ptrdiff_t ldr, double *W)
+static void qrtall_plain_step(ptrdiff_t n1, ptrdiff_t b, ptrdiff_t ldw, double *R,
+                              ptrdiff_t ldr, double *W)
 {
     ptrdiff_t j, k, i;
-    for (j = j0; j < n1; j++) {
+    for (j = 0; j < n1; j++) {
         double *wj = W + j * ldw;
         double xx = qrtall_dot(b, wj, wj), alpha, beta, tau, scale;
         if (xx == 0.0 && qrtall_all_zero(b, wj))
@@ -233,22 +233,29 @@ QRTALL_INLINE int qrtall_scale_exponent(uint64_t bits)
     return -e;
 }
 
-/* The largest |x[i]| over i < b as a bit pattern (patterns of non-negative
- * doubles order as the values; NaN and inf are at or above 0x7ff0...). */
-QRTALL_INLINE uint64_t qrtall_max_bits(ptrdiff_t b, const double *x)
+#endif  /* QRTALL_VECTORS */
+
+/* The bit pattern of |v|: patterns of non-negative doubles order as their
+ * values, and NaN and inf are at or above 0x7ff0..., so maxima of patterns
+ * are maxima of magnitudes that also tell whether all were finite. */
+static inline uint64_t qrtall_abs_bits(double v)
 {
-    uint64_t mx = 0;
+    uint64_t u;
+    memcpy(&u, &v, sizeof u);
+    return u & ~(UINT64_C(1) << 63);
+}
+
+/* The largest |x[i]| over i < b as a bit pattern. */
+static inline uint64_t qrtall_max_bits(ptrdiff_t b, const double *x)
+{
+    uint64_t mx = 0, u;
     ptrdiff_t i;
     for (i = 0; i < b; i++) {
-        uint64_t u;
-        memcpy(&u, x + i, sizeof u);
-        u &= ~(UINT64_C(1) << 63);
+        u = qrtall_abs_bits(x[i]);
         mx = u > mx ? u : mx;
     }
     return mx;
 }
-
-#endif  /* QRTALL_VECTORS */
 
 /* Rows r0 <= i < r0 + b of [a | f] into W (bp rows, leading dimension ldw),
  * with wmax[j] the largest |entry| of column j as a bit pattern: entry (i, j)
@@ -259,29 +266,22 @@ static void qrtall_load_block(ptrdiff_t n, ptrdiff_t r0, ptrdiff_t b, ptrdiff_t 
                               ptrdiff_t ldw, const double *a, ptrdiff_t rs, ptrdiff_t cs, const double *f,
                               double *W, uint64_t *wmax)
 {
-    const uint64_t nosign = ~(UINT64_C(1) << 63);
     ptrdiff_t i, j;
     for (j = 0; j <= n; j++) {
         double *w = W + j * ldw;
-        uint64_t mx = 0;
+        uint64_t mx = 0, u;
         if (j == n || rs == 1) {
             const double *src = j == n ? f + r0 : a + r0 + j * cs;
             for (i = 0; i < b; i++) {
-                uint64_t u;
-                double v = src[i];
-                w[i] = v;
-                memcpy(&u, &v, sizeof u);
-                u &= nosign;
+                w[i] = src[i];
+                u = qrtall_abs_bits(w[i]);
                 mx = u > mx ? u : mx;
             }
         } else {
             const double *src = a + r0 * rs + j * cs;
             for (i = 0; i < b; i++) {
-                uint64_t u;
-                double v = src[i * rs];
-                w[i] = v;
-                memcpy(&u, &v, sizeof u);
-                u &= nosign;
+                w[i] = src[i * rs];
+                u = qrtall_abs_bits(w[i]);
                 mx = u > mx ? u : mx;
             }
         }
@@ -312,7 +312,7 @@ static void qrtall_reduce_block(ptrdiff_t n1, ptrdiff_t n1p, ptrdiff_t bp, ptrdi
         uint64_t mx = mw > mr ? mw : mr;
         int e;
         if (mx >= UINT64_C(0x7ff0000000000000)) {
-            qrtall_plain_step(0, n1, bp, ldw, R, n1p, W);
+            qrtall_plain_step(n1, bp, ldw, R, n1p, W);
             return;
         }
         e = qrtall_scale_exponent(mx);
@@ -349,7 +349,7 @@ static void qrtall_reduce_block(ptrdiff_t n1, ptrdiff_t n1p, ptrdiff_t bp, ptrdi
 #else
     (void)wmax;
     (void)work;
-    qrtall_plain_step(0, n1, bp, ldw, R, n1p, W);
+    qrtall_plain_step(n1, bp, ldw, R, n1p, W);
 #endif
 }
 
