@@ -326,6 +326,39 @@ def test_improper_input_names_the_argument(kwargs, match):
     assert isinstance(excinfo.value, TypeError) and isinstance(excinfo.value, ValueError)
 
 
+@pytest.mark.parametrize("with_dfun", [False, True])
+def test_empty_x0_with_full_output_is_scipys_ier_0(with_dfun):
+    # Every parameter held fixed: SciPy returns ier = 0 with fvec = func(x0);
+    # lmfit's conf_interval2d of a two-parameter model relies on it.
+    calls = []
+
+    def func(x, c):
+        calls.append(x.size)
+        return np.array([1.0, 2.0, 3.0]) * c
+
+    dfun = (lambda x, c: np.zeros((3, 0))) if with_dfun else None
+    x, cov_x, info, mesg, ier = leastsq(func, [], args=(2.0,), Dfun=dfun,
+                                        full_output=True)
+    ref = optimize.leastsq(func, [], args=(2.0,), Dfun=dfun, full_output=True)
+    assert ier == ref[4] == 0
+    assert mesg == ref[3] == "Improper input parameters."
+    assert cov_x is None and ref[1] is None
+    assert x.shape == ref[0].shape == (0,)
+    assert sorted(info) == sorted(ref[2])
+    for key in ("fvec", "fjac", "ipvt", "qtf"):
+        assert info[key].shape == ref[2][key].shape
+        assert info[key].dtype == ref[2][key].dtype
+        assert_array_equal(info[key], ref[2][key])
+    assert info["nfev"] == 1 and ref[2]["nfev"] == 0     # calls made (SciPy: 0)
+    calls.clear()
+    leastsq(func, [], args=(2.0,), Dfun=dfun, full_output=True)
+    assert calls == [0]
+    with pytest.raises(ImproperInputError, match="x0 must contain at least one"):
+        leastsq(func, [], args=(2.0,), Dfun=dfun)
+    with pytest.raises(TypeError, match="Improper input parameters"):
+        optimize.leastsq(func, [], args=(2.0,), Dfun=dfun)
+
+
 def test_non_callables_and_complex_output():
     with pytest.raises(TypeError, match="func must be callable"):
         leastsq(3, [0.0])

@@ -179,6 +179,23 @@ def _untouched_zeros(n, m):
     return np.frombuffer(mmap.mmap(-1, nbytes), dtype=np.float64).reshape(n, m)
 
 
+def _no_parameters(func, x, args, has_dfun, ftol, xtol, gtol, maxfev):
+    """full_output for an empty x0, as SciPy gives it: ier = 0, fvec = func(x0).
+
+    With every parameter held fixed there is nothing to fit; fitting libraries
+    (lmfit's conf_interval2d of a two-parameter model) still call leastsq for
+    the residuals. func is called once, and nfev says so.
+    """
+    fvec, m, _, scalar_output = _check_residuals(func(x.copy(), *args), 0)
+    infodict = {"fvec": fvec[0] if scalar_output else fvec, "nfev": 1}
+    if has_dfun:
+        infodict["njev"] = 0
+    infodict["fjac"] = np.empty((0, m))
+    infodict["ipvt"] = np.empty(0, dtype=np.int32)
+    infodict["qtf"] = np.empty(0)
+    return x, None, infodict, _message(0, ftol, xtol, gtol, maxfev), 0
+
+
 def leastsq(func, x0, args=(), Dfun=None, full_output=False,
             col_deriv=False, ftol=1.49012e-8, xtol=1.49012e-8,
             gtol=0.0, maxfev=0, epsfcn=None, factor=100, diag=None):
@@ -279,7 +296,8 @@ def leastsq(func, x0, args=(), Dfun=None, full_output=False,
     ------
     ImproperInputError
         (a subclass of both TypeError and ValueError) when an argument is
-        invalid: empty, complex or non-finite `x0`, negative or non-finite
+        invalid: complex or non-finite `x0`, an empty `x0` (unless
+        `full_output` is True: see Notes), negative or non-finite
         tolerances, non-positive `factor`, a `diag` that is not ``N``
         positive finite numbers, a non-integer `maxfev`.
     TypeError
@@ -315,7 +333,11 @@ def leastsq(func, x0, args=(), Dfun=None, full_output=False,
       naming the column; a returned `x` and ``fvec`` are always finite.
     - SciPy returns ``ier = 0`` for improper input; here
       :class:`ImproperInputError` says which argument is wrong. Complex
-      input or output is an error, never silently truncated.
+      input or output is an error, never silently truncated. The one
+      exception is an empty `x0` with `full_output` True (every parameter
+      held fixed, as fitting libraries do): as in SciPy, ``ier = 0``, the
+      message for improper input, ``cov_x`` None, and ``fvec = func(x0)``
+      from one call (``nfev = 1``; SciPy makes the call and reports 0).
     - `func` gets a fresh array at every call (SciPy passes a view of its
       work array, which it later modifies).
     - An exception raised by `func` or `Dfun` propagates unchanged from any
@@ -347,7 +369,7 @@ def _leastsq(func, x0, args, Dfun, full_output, col_deriv, ftol, xtol, gtol, max
     compiled = _check_callbacks("leastsq", func, Dfun)
     x = _real_vector(x0, "x0")
     n = x.size
-    if n == 0:
+    if n == 0 and (compiled or not full_output):
         raise ImproperInputError("leastsq: x0 must contain at least one parameter")
     if not all_finite(x):
         raise ImproperInputError("leastsq: x0 must be finite, got "
@@ -376,6 +398,8 @@ def _leastsq(func, x0, args, Dfun, full_output, col_deriv, ftol, xtol, gtol, max
         maxfev = default_maxfev
     run_maxfev = default_maxfev if maxfev < 0 else maxfev
 
+    if n == 0:
+        return _no_parameters(func, x, args, Dfun is not None, ftol, xtol, gtol, maxfev)
     if compiled:
         m = _compiled_residual_count(args, n)
         func_addr, func_data = compiled_target(func, "func")
