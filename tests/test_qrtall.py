@@ -224,6 +224,42 @@ def test_nonlinear_tall_problem_matches_scipy(layout):
     check_same(ref, got, rtol=1e-8, rtol_r=1e-6 if layout == "finite_differences" else 1e-8)
 
 
+@pytest.mark.parametrize("layout", ["finite_differences", "rows", "col_deriv"])
+def test_singular_tall_jacobian_is_factored_as_minpack_does(layout):
+    # A bump seen by one point of 10000 (astropy's Sersic2D fit on a 1..1e10
+    # grid is such a case): J has one nonzero row, so it has rank 1. qrfac
+    # leaves exact zeros on the diagonal of R; the one-pass reduction leaves
+    # rounding there, and the steps built on it wandered off (the width went
+    # from 2 to 12-17 while SciPy keeps it). Such a J is factored by qrfac.
+    m = 10000
+    t = np.arange(m) * 1e3
+    y = 0.01 * np.random.default_rng(8).normal(size=m)
+    y[0] = 1.7
+
+    def func(p):
+        return p[0] * np.exp(-((t - p[1]) ** 2 + p[2] ** 2) / p[3] ** 2) - y
+
+    def jac(p):
+        g = np.exp(-((t - p[1]) ** 2 + p[2] ** 2) / p[3] ** 2)
+        a = 2 * p[0] * g / p[3] ** 2
+        return np.column_stack([g, a * (t - p[1]), -a * p[2],
+                                a * ((t - p[1]) ** 2 + p[2] ** 2) / p[3]])
+    x0 = np.array([1.0, 0.3, 0.5, 2.0])
+    assert tall(m, 4) and (jac(x0) != 0).any(axis=1).sum() == 1
+    kw = {}
+    if layout == "rows":
+        kw = dict(Dfun=jac)
+    elif layout == "col_deriv":
+        kw = dict(Dfun=lambda p: np.ascontiguousarray(jac(p).T), col_deriv=True)
+    ref, got = both(func, x0, **kw)
+    assert got[4] == ref[4] and got[2]["nfev"] == ref[2]["nfev"]
+    assert got[2].get("njev") == ref[2].get("njev")
+    assert_allclose(got[0], ref[0], rtol=1e-13)
+    assert_array_equal(got[0][1:], x0[1:])
+    if layout != "finite_differences":
+        assert not got[2]["fjac"][:, 4:].any()        # R only, as on the fast path
+
+
 def test_any_jacobian_array_works_and_is_left_alone():
     _, basis, y = bumps(4)
     func = lambda p: p @ basis - y  # noqa: E731

@@ -45,6 +45,7 @@ ctypedef struct lm_state_t:
     double* wa3           # n
     double* wa4           # m
     double* wtall         # qr_tall's work (when tall)
+    double* wtop          # n * n: the top rows of a J that qr_tall overwrites (tall)
     # With tall set, a driver may answer LM_EVAL_JAC by pointing jac_src at
     # the Jacobian instead of writing fjac: entry (i, j) at
     # jac_src[i * jac_rs + j * jac_cs], read (never written) before the next

@@ -19,6 +19,7 @@ object and allocates nothing. Between two requests the arithmetic is MINPACK's,
 in MINPACK's order, so a fit takes the iterates of SciPy's ``leastsq``.
 """
 from libc.math cimport fabs, fmax, fmin, isfinite, sqrt, INFINITY
+from libc.string cimport memcpy, memset
 
 from lmfit_core._enorm cimport enorm
 from lmfit_core._fdjac cimport fdjac_columns, fdjac_point, fdjac_steps
@@ -29,6 +30,9 @@ from lmfit_core._typedefs cimport intp_t
 
 cdef extern from "float.h":
     double DBL_EPSILON
+
+# Below sqrt(eps) relative to the largest, a diagonal entry of R is rounding.
+cdef double SQRT_EPS = 2.0 ** -26
 
 # Resume points of the state machine (see DESIGN.md, "The states of one fit").
 cdef enum:
@@ -43,10 +47,22 @@ cdef enum:
 
 cdef intp_t lm_work_size(intp_t m, intp_t n) noexcept nogil:
     """Length of the work array lm_init needs: wa1, wa2, wa3 (n each), wa4 (m),
-    and for tall Jacobians qr_tall's work."""
+    and for tall Jacobians qr_tall's work and the n x n rows it overwrites."""
     if qr_tall_applies(m, n):
-        return 3 * n + m + qr_tall_work_size(m, n)
+        return 3 * n + m + qr_tall_work_size(m, n) + n * n
     return 3 * n + m
+
+
+cdef inline bint rank_deficient(intp_t n, const double* rdiag) noexcept nogil:
+    # Whether the pivoted R is singular to working precision: its smallest
+    # diagonal entry within sqrt(eps) of its largest (a condition number
+    # beyond about 7e7), or zero.
+    cdef intp_t j
+    cdef double big = 0.0, small = INFINITY
+    for j in range(n):
+        big = fmax(big, fabs(rdiag[j]))
+        small = fmin(small, fabs(rdiag[j]))
+    return small <= SQRT_EPS * big
 
 
 cdef int lm_init(lm_state_t* s, intp_t m, intp_t n, double* x, double* fvec,
@@ -84,6 +100,7 @@ cdef int lm_init(lm_state_t* s, intp_t m, intp_t n, double* x, double* fvec,
     s.wa4 = work + 3 * n
     s.tall = qr_tall_applies(m, n)
     s.wtall = work + 3 * n + m
+    s.wtop = s.wtall + qr_tall_work_size(m, n) if s.tall else NULL
     s.jac_src = NULL
     s.jac_rs = 1
     s.jac_cs = ldfjac
@@ -131,6 +148,7 @@ cdef inline int _finish(lm_state_t* s) noexcept nogil:
 cdef int lm_advance(lm_state_t* s) noexcept nogil:
     """Run the iteration until it needs an evaluation; return the request."""
     cdef intp_t i, j, l
+    cdef bint direct
     cdef intp_t m = s.m, n = s.n, ld = s.ldfjac
     # Local copies of the struct's pointers: stores through a double* could
     # alias the struct's own doubles, which would force a reload at every use.
@@ -181,21 +199,42 @@ cdef int lm_advance(lm_state_t* s) noexcept nogil:
                 fdjac_columns(m, n, fvec, fjac, ld, wa1)
                 s.nfev += n
 
+            direct = not s.tall
             if s.tall:
                 # R (top n x n of fjac), pivots, norms and qtf in one pass
                 # over J; the rest of fjac keeps J.
                 if s.jac_src != NULL:
                     qr_tall(m, n, s.jac_src, s.jac_rs, s.jac_cs, fvec, fjac, ld, ipvt,
                             wa1, wa2, qtf, s.wtall)
-                    s.jac_src = NULL
                 else:
+                    for j in range(n):
+                        memcpy(s.wtop + j * n, fjac + j * ld, n * sizeof(double))
                     qr_tall(m, n, fjac, 1, ld, fvec, fjac, ld, ipvt, wa1, wa2, qtf,
                             s.wtall)
-            else:
+                if rank_deficient(n, wa1):
+                    # Where R is singular to working precision its small
+                    # diagonal entries are rounding, and the step built on them
+                    # is too: factor J again with qrfac, MINPACK's operations
+                    # (which give the exact zeros of, say, parameters that do
+                    # not change the residuals, as SciPy does).
+                    if s.jac_src != NULL:
+                        for j in range(n):
+                            for i in range(m):
+                                fjac[i + j * ld] = s.jac_src[i * s.jac_rs + j * s.jac_cs]
+                    else:
+                        for j in range(n):
+                            memcpy(fjac + j * ld, s.wtop + j * n, n * sizeof(double))
+                    direct = True
+            if direct:
                 # wa4 = fvec becomes Q^T fvec in the same pass (qtf).
                 for i in range(m):
                     wa4[i] = fvec[i]
                 qrfac(m, n, fjac, ld, True, ipvt, wa1, wa2, wa3, s.scipy_qrfac, wa4)
+                if s.jac_src != NULL:
+                    # A lent Jacobian leaves fjac below R zero, as qr_tall does.
+                    for j in range(n):
+                        memset(fjac + n + j * ld, 0, (m - n) * sizeof(double))
+            s.jac_src = NULL
             # A NaN or inf anywhere in a column makes its norm non-finite.
             for j in range(n):
                 if not isfinite(wa2[j]):
@@ -221,7 +260,7 @@ cdef int lm_advance(lm_state_t* s) noexcept nogil:
             # R's diagonal back into fjac; qtf = first n entries of Q^T f.
             for j in range(n):
                 fjac[j + ld * j] = wa1[j]
-                if not s.tall:
+                if direct:
                     qtf[j] = wa4[j]
 
             # Norm of the scaled gradient, and the gtol test.

@@ -280,7 +280,8 @@ def leastsq(func, x0, args=(), Dfun=None, full_output=False,
             non-increasing magnitude) and whose lower part holds the
             Householder vectors and MINPACK's work. For tall problems (see
             Notes) only ``fjac[:, :N]`` is defined this way; the rest is zero
-            with `Dfun`, and the last Jacobian without.
+            with `Dfun`, and without it the last Jacobian (or, when that was
+            singular to working precision, MINPACK's Householder vectors).
         ``ipvt``
             int32, shape ``(N,)``: the 0-based permutation ``P``; column ``j``
             of ``P`` is column ``ipvt[j]`` of the identity (as in SciPy 1.15
@@ -347,7 +348,9 @@ def leastsq(func, x0, args=(), Dfun=None, full_output=False,
       sweeps, and read a `Dfun` result in place instead of copying it. The
       pivots are MINPACK's (column norms do not change under the orthogonal
       reduction), and the results agree with SciPy's to rounding, not bit for
-      bit. Every smaller problem runs MINPACK's operations in MINPACK's order.
+      bit. A Jacobian singular to working precision is factored with
+      MINPACK's ``qrfac`` instead. Every smaller problem runs MINPACK's
+      operations in MINPACK's order.
 
     Examples
     --------
