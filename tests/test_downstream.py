@@ -5,6 +5,9 @@ Two users of the drop-in are exercised with their own expectations:
 * SciPy's own tests of ``leastsq`` and ``curve_fit`` (the ``test_minpack.py``
   installed with SciPy), run with lmfit_core substituted wherever SciPy's
   code calls ``leastsq``;
+* astropy's model tests with its ``LevMarLSQFitter`` and ``LMLSQFitter``
+  (which call ``scipy.optimize.leastsq``): every model of astropy's test
+  set fitted with lmfit_core;
 * lmfit, which calls ``scipy.optimize.leastsq`` for its default method:
   model fits, uncertainties, an analytic Jacobian and ``conf_interval2d``
   (which holds every parameter fixed) must give what they give with SciPy.
@@ -66,15 +69,34 @@ def test_scipy_leastsq_and_curve_fit_tests_pass_with_lmfit_core(tmp_path):
         "from scipy.optimize._minpack_py import curve_fit, fixed_point\n"
         "from lmfit_core import leastsq"))
     (tmp_path / "conftest.py").write_text(_SUBSTITUTE)
-    run = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-s",
-         "-k", "TestLeastSq or TestCurveFit", "test_minpack.py"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=600,
-        env=dict(os.environ, PYTHONDONTWRITEBYTECODE="1", PYTHONPATH=_package_root()))
+    run = _run_pytest(tmp_path, "-k", "TestLeastSq or TestCurveFit", "test_minpack.py")
     assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
-    calls = [line for line in run.stdout.splitlines() if "lmfit_core.leastsq calls" in line]
     # curve_fit alone calls leastsq dozens of times in these tests.
-    assert calls and int(calls[-1].split()[-1]) >= 40, run.stdout[-2000:]
+    assert _calls(run) >= 40, run.stdout[-2000:]
+
+
+def _run_pytest(cwd, *args):
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-s", *args],
+        cwd=cwd, capture_output=True, text=True, timeout=600,
+        env=dict(os.environ, PYTHONDONTWRITEBYTECODE="1",
+                 PYTHONPATH=os.pathsep.join([str(cwd), _package_root()])))
+
+
+def _calls(run):
+    lines = [line for line in run.stdout.splitlines() if "lmfit_core.leastsq calls" in line]
+    return int(lines[-1].split()[-1]) if lines else 0
+
+
+def test_astropy_levmar_fitter_tests_pass_with_lmfit_core(tmp_path):
+    # astropy's fitters import scipy.optimize at fit time and call its leastsq.
+    (tmp_path / "lmfit_core_substitute.py").write_text(_SUBSTITUTE)
+    run = _run_pytest(tmp_path, "-p", "lmfit_core_substitute", "--pyargs",
+                      "astropy.modeling.tests.test_models",
+                      "astropy.modeling.tests.test_fitters",
+                      "-k", "LevMar or LMLSQ")
+    assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
+    assert _calls(run) >= 100, run.stdout[-2000:]
 
 
 def _peaks():
