@@ -250,6 +250,41 @@ def test_func_gets_a_fresh_array_each_call(quad):
         assert_array_equal(p, snapshot)
 
 
+@pytest.mark.parametrize("keep", ["view", "weakref", "reshape", "retype", "nothing"])
+def test_func_never_sees_its_array_change_behind_its_back(quad, keep):
+    # The driver refills the previous x array only when the callback kept no
+    # trace of it; whatever it keeps must keep its values, and every call gets
+    # a plain (N,) float64 array.
+    import weakref
+    kept, shapes = [], []
+
+    def check_kept():
+        for held, snapshot in kept:
+            held = held() if keep == "weakref" else held
+            if held is not None:
+                assert_array_equal(held, snapshot)
+
+    def f(p, *args):
+        check_kept()            # during the fit, while the driver holds arrays
+        shapes.append((p.shape, p.dtype, p.flags.writeable))
+        value = residuals(p, *args)
+        if keep == "view":
+            kept.append((p[1:], p[1:].copy()))
+        elif keep == "weakref":
+            kept.append((weakref.ref(p), p.copy()))
+        elif keep == "reshape":
+            p.shape = (3, 1)
+        elif keep == "retype":
+            p.dtype = np.int64
+        return value
+
+    x, ier = leastsq(f, np.zeros(3), args=quad)
+    ref = leastsq(residuals, np.zeros(3), args=quad)
+    assert_array_equal(x, ref[0]) and ier == ref[1]
+    assert all(s == ((3,), np.float64, True) for s in shapes)
+    check_kept()
+
+
 def test_nonfinite_at_x0_raises_naming_func():
     with pytest.raises(ValueError, match="func returned non-finite"):
         leastsq(lambda x: np.array([np.nan, x[0]]), [1.0])

@@ -19,6 +19,8 @@ from lmfit_core.cython_lm import (INFO_NONFINITE_F0, INFO_NONFINITE_JAC, compile
 __all__ = ["leastsq", "ImproperInputError", "LEASTSQ_SUCCESS", "LEASTSQ_FAILURE"]
 
 _EPS = float(np.finfo(np.float64).eps)
+_F8 = np.dtype(np.float64)
+_INF = float("inf")
 
 LEASTSQ_SUCCESS = (1, 2, 3, 4)
 LEASTSQ_FAILURE = (5, 6, 7, 8)
@@ -67,7 +69,7 @@ def _message(info, ftol, xtol, gtol, maxfev):
 
 def _real_vector(value, name):
     """`value` flattened to a new float64 vector; complex or non-numeric is an error."""
-    if type(value) is np.ndarray and value.dtype == np.float64:
+    if type(value) is np.ndarray and (value.dtype is _F8 or value.dtype == _F8):
         return value.flatten()
     arr = real_array(value, name, ImproperInputError)
     return np.array(arr, dtype=np.float64, order="C").reshape(-1)
@@ -96,7 +98,7 @@ def _nonnegative(value, name, caller="leastsq"):
     except (TypeError, ValueError) as exc:
         raise ImproperInputError(f"{caller}: {name} must be a real number, "
                                  f"got {value!r}") from exc
-    if not (v >= 0.0) or v == np.inf:
+    if not (v >= 0.0) or v == _INF:
         raise ImproperInputError(f"{caller}: {name} must be finite and >= 0, got {v!r}")
     return v
 
@@ -126,7 +128,7 @@ def _check_options(caller, ftol, xtol, gtol, factor, maxfev, epsfcn):
     except (TypeError, ValueError) as exc:
         raise ImproperInputError(f"{caller}: factor must be a real number, got "
                                  f"{factor!r}") from exc
-    if not (0.0 < factor < np.inf):
+    if not (0.0 < factor < _INF):
         raise ImproperInputError(f"{caller}: factor must be positive and finite, got "
                                  f"{factor!r}")
     try:
@@ -140,14 +142,14 @@ def _check_options(caller, ftol, xtol, gtol, factor, maxfev, epsfcn):
         except (TypeError, ValueError) as exc:
             raise ImproperInputError(f"{caller}: epsfcn must be a real number or "
                                      f"None, got {epsfcn!r}") from exc
-        if np.isnan(epsfcn):
+        if epsfcn != epsfcn:
             raise ImproperInputError(f"{caller}: epsfcn must not be NaN")
     return ftol, xtol, gtol, factor, maxfev, epsfcn
 
 
 def _check_residuals(f0, n):
     """Validate func(x0); return (fvec float64 copy, m, dtype, returned a scalar)."""
-    if type(f0) is np.ndarray and f0.dtype == np.float64 and f0.ndim == 1:
+    if type(f0) is np.ndarray and (f0.dtype is _F8 or f0.dtype == _F8) and f0.ndim == 1:
         if n > f0.size:
             raise TypeError(f"Improper input: func input vector length N={n} must"
                             f" not exceed func output vector length M={f0.size}")
@@ -339,8 +341,9 @@ def leastsq(func, x0, args=(), Dfun=None, full_output=False,
       held fixed, as fitting libraries do): as in SciPy, ``ier = 0``, the
       message for improper input, ``cov_x`` None, and ``fvec = func(x0)``
       from one call (``nfev = 1``; SciPy makes the call and reports 0).
-    - `func` gets a fresh array at every call (SciPy passes a view of its
-      work array, which it later modifies).
+    - `func` gets an array nothing else refers to at every call, which it
+      may keep (SciPy passes a view of its work array, which it later
+      modifies).
     - An exception raised by `func` or `Dfun` propagates unchanged from any
       point of the fit.
     - Tall problems (``M >= 8192`` and ``M >= 32 N``) factor the
@@ -426,7 +429,7 @@ def _leastsq(func, x0, args, Dfun, full_output, col_deriv, ftol, xtol, gtol, max
         # The first evaluation sizes the problem and is MINPACK's first evaluation.
         fvec, m, dtype, scalar_output = _check_residuals(func(x.copy(), *args), n)
         if epsfcn is None:
-            epsfcn = float(np.finfo(dtype).eps)
+            epsfcn = _EPS if dtype is _F8 else float(np.finfo(dtype).eps)
         # For tall problems with Dfun the engine reads the Jacobian where Dfun
         # returns it and writes only R into fjac; infodict's fjac is zero
         # elsewhere (fresh zero pages: those never touched cost nothing).

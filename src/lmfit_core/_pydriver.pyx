@@ -122,11 +122,15 @@ cdef object lend_jacobian(object res, lm_state_t* s, bint col_deriv, object Dfun
     return arr
 
 
-def all_finite(const double[::1] v):
-    """Whether every entry of the float64 vector `v` is finite."""
-    cdef Py_ssize_t i
-    for i in range(v.shape[0]):
-        if not isfinite(v[i]):
+def all_finite(cnp.ndarray v):
+    """Whether every entry of the contiguous float64 array `v` is finite."""
+    cdef Py_ssize_t i, size = cnp.PyArray_SIZE(v)
+    cdef const double* p
+    if not (cnp.PyArray_TYPE(v) == cnp.NPY_DOUBLE and cnp.PyArray_IS_C_CONTIGUOUS(v)):
+        raise TypeError("all_finite: v must be a contiguous float64 array")
+    p = <const double*>cnp.PyArray_DATA(v)
+    for i in range(size):
+        if not isfinite(p[i]):
             return False
     return True
 
@@ -138,10 +142,48 @@ cdef inline object call(object f, cnp.ndarray xa, tuple args):
     return f(xa, *args)
 
 
-cdef inline cnp.ndarray new_point(const double* src, intp_t n):
-    # Every call gets its own array, so a callback may keep or modify it freely.
+cdef extern from *:
+    """
+    /* Whether the point array handed to the previous call is referenced only
+       by the driver and is still the plain 1-D float64 array of n entries it
+       was created as: then nobody can see it again, and the next call may get
+       it refilled instead of a new array. A callback that keeps it (or a
+       view, a memoryview, a weak reference of it) or reshapes it makes the
+       driver allocate a fresh one. Never under free threading, whose
+       reference counts are not exact. */
+    static int lmfit_point_is_free(PyObject *obj, npy_intp n)
+    {
+    #ifdef Py_GIL_DISABLED
+        return 0;
+    #else
+        PyArrayObject *a = (PyArrayObject *)obj;
+        const int flags = NPY_ARRAY_C_CONTIGUOUS | NPY_ARRAY_ALIGNED
+                          | NPY_ARRAY_WRITEABLE | NPY_ARRAY_OWNDATA;
+        return Py_REFCNT(obj) == 1
+            && ((PyArrayObject_fields *)a)->weakreflist == NULL
+            && PyArray_NDIM(a) == 1 && PyArray_DIMS(a)[0] == n
+            && PyArray_TYPE(a) == NPY_DOUBLE && PyArray_BASE(a) == NULL
+            && (PyArray_FLAGS(a) & flags) == flags
+            && Py_TYPE(obj) == &PyArray_Type;
+    #endif
+    }
+    """
+    bint lmfit_point_is_free(object obj, cnp.npy_intp n)
+
+
+cdef inline cnp.ndarray point_array(object prev, intp_t n):
+    # The array for the next call's x: every call gets an array no one else
+    # holds, so a callback may keep or modify it freely. The previous one is
+    # reused when the callback kept no reference to it (an allocation less
+    # per call).
     cdef cnp.npy_intp dim = n
-    cdef cnp.ndarray xa = cnp.PyArray_EMPTY(1, &dim, cnp.NPY_DOUBLE, 0)
+    if prev is not None and lmfit_point_is_free(prev, n):
+        return <cnp.ndarray>prev
+    return cnp.PyArray_EMPTY(1, &dim, cnp.NPY_DOUBLE, 0)
+
+
+cdef inline cnp.ndarray new_point(object prev, const double* src, intp_t n):
+    cdef cnp.ndarray xa = point_array(prev, n)
     memcpy(cnp.PyArray_DATA(xa), src, n * sizeof(double))
     return xa
 
@@ -180,6 +222,7 @@ def drive(object func, object Dfun, tuple args, bint col_deriv,
             <double*>cnp.PyArray_DATA(work), ftol, xtol, gtol, maxfev, epsfcn,
             factor, analytic, True)
     s.scipy_qrfac = scipy_qrfac
+    xa = None
     while True:
         if release:
             with nogil:
@@ -189,16 +232,20 @@ def drive(object func, object Dfun, tuple args, bint col_deriv,
         if req == LM_DONE:
             break
         elif req == LM_EVAL_F:
-            res = call(func, new_point(s.x_req, n), args)
+            xa = new_point(xa, s.x_req, n)
+            res = call(func, xa, args)
             store_residuals(res, s.f_req, m, func)
+            res = None
         elif req == LM_EVAL_FD:
             for j in range(n):
-                xa = new_point(s.x, n)
+                xa = point_array(xa, n)
                 lm_fd_point(&s, j, <double*>cnp.PyArray_DATA(xa))
                 res = call(func, xa, args)
                 store_residuals(res, fjac_data + j * m, m, func)
+                res = None
         elif req == LM_EVAL_JAC:
-            res = call(Dfun, new_point(s.x_req, n), args)
+            xa = new_point(xa, s.x_req, n)
+            res = call(Dfun, xa, args)
             if s.tall:
                 res = lend_jacobian(res, &s, col_deriv, Dfun, s.njev == 0)
             else:

@@ -134,6 +134,8 @@ cdef int lmder(lm_func_t func, lm_jac_t jac, void* udata, Py_ssize_t m, Py_ssize
 # pointer, or an object with a ``ctypes`` attribute holding one (numba cfunc).
 import ctypes
 
+from cpython.function cimport PyFunction_Check
+from cpython.method cimport PyMethod_Check
 from cpython.pycapsule cimport (PyCapsule_CheckExact, PyCapsule_GetContext,
                                 PyCapsule_GetName, PyCapsule_GetPointer)
 
@@ -199,6 +201,8 @@ def _signature_matches(str signature, str role):
 
 def is_compiled(obj):
     """Whether `obj` is a compiled callback (not a Python callable)."""
+    if PyFunction_Check(obj) or PyMethod_Check(obj):
+        return False            # the common case, without a failed getattr
     if PyCapsule_CheckExact(obj):
         return True
     if isinstance(obj, tuple) and type(obj).__name__ == "LowLevelCallable":
