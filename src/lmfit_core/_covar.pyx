@@ -34,38 +34,59 @@ cdef int invert_upper(intp_t n, const double* r, intp_t ldr, double* inv) noexce
     return 0
 
 
-def covariance(const double[:, ::1] fjac, const int[::1] ipvt):
+def covariance(cnp.ndarray fjac, cnp.ndarray ipvt):
     """The ``cov_x`` of ``leastsq``: ``(J^T J)^-1`` from the final ``R`` and ``ipvt``.
 
     Parameters
     ----------
-    fjac : ndarray of float64, shape (n, m)
+    fjac : ndarray of float64, shape (n, m), C-contiguous
         ``infodict['fjac']``: the transpose of the column-major ``m x n``
         factor whose upper triangle is ``R``.
-    ipvt : ndarray of int32, shape (n,)
+    ipvt : ndarray of int32, shape (n,), contiguous
         0-based column permutation of the factorisation.
 
     Returns
     -------
     ndarray of float64, shape (n, n), or None
         ``P R^-1 R^-T P^T``, or None when ``R`` is exactly singular.
+
+    Raises
+    ------
+    TypeError
+        If `fjac` or `ipvt` is not a contiguous array of that type.
+    ValueError
+        If the shapes do not match.
     """
-    cdef intp_t n = ipvt.shape[0], m = fjac.shape[1]
-    if fjac.shape[0] != n or m < n:
+    # Pointers, not memoryviews, and the GIL kept: for the small n of most
+    # fits, acquiring buffers and releasing the GIL cost more than the work.
+    if not (cnp.PyArray_TYPE(fjac) == cnp.NPY_DOUBLE and cnp.PyArray_NDIM(fjac) == 2
+            and cnp.PyArray_IS_C_CONTIGUOUS(fjac)):
+        raise TypeError("fjac must be a C-contiguous float64 array of shape (n, m)")
+    if not (cnp.PyArray_TYPE(ipvt) == cnp.NPY_INT32 and cnp.PyArray_NDIM(ipvt) == 1
+            and cnp.PyArray_IS_C_CONTIGUOUS(ipvt)):
+        raise TypeError("ipvt must be a contiguous int32 array of shape (n,)")
+    cdef intp_t n = cnp.PyArray_DIMS(ipvt)[0], m = cnp.PyArray_DIMS(fjac)[1]
+    if cnp.PyArray_DIMS(fjac)[0] != n or m < n:
         raise ValueError("fjac must have shape (n, m) with m >= n")
-    cov = np.empty((n, n))
+    cdef cnp.npy_intp dims[2]
+    dims[0] = dims[1] = n
+    cdef cnp.ndarray cov = cnp.PyArray_EMPTY(2, dims, cnp.NPY_DOUBLE, 0)
     if n == 0:
         return cov
-    cdef double[:, ::1] cov_v = cov
     cdef double small[64]
     cdef double* inv = small
     cdef int info
     cdef cnp.ndarray scratch
+    cdef const double* r = <const double*>cnp.PyArray_DATA(fjac)
+    cdef const int* perm = <const int*>cnp.PyArray_DATA(ipvt)
+    cdef double* out = <double*>cnp.PyArray_DATA(cov)
     if n * n > 64:
         scratch = np.empty(n * n)
         inv = <double*>cnp.PyArray_DATA(scratch)
-    with nogil:
-        info = covariance_into(n, &fjac[0, 0], m, &ipvt[0], inv, &cov_v[0, 0])
+        with nogil:
+            info = covariance_into(n, r, m, perm, inv, out)
+    else:
+        info = covariance_into(n, r, m, perm, inv, out)
     if info != 0:
         return None
     return cov

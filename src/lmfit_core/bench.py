@@ -8,7 +8,9 @@ below. Then one fit of a compiled model through the Cython API and through
 ``leastsq``, and the thread scaling of compiled fits. Needs SciPy. ``--quick``
 skips the two large scenarios; ``--repeats`` sets the number of alternating
 rounds; ``--compiled`` runs only the compiled-callback part, ``--batch`` only
-the batched fits of ``leastsq_batch``. BLAS runs on one thread: the script
+the batched fits of ``leastsq_batch``; ``--instructions`` counts the
+instructions per fit of the small scenarios with valgrind (deterministic where
+timings are noise). BLAS runs on one thread: the script
 re-runs itself with ``OPENBLAS_NUM_THREADS=1`` (and the same for OpenMP and
 MKL) when they are not set.
 """
@@ -296,6 +298,67 @@ def _with_one_blas_thread():
               env)
 
 
+def _count_loop(kind, index, repeats):
+    """Child of run_instructions: `repeats` runs of one scenario's `kind`."""
+    from scipy.optimize import leastsq as scipy_leastsq
+
+    func, dfun, x0, col_deriv = SCENARIOS[index][1]()
+    info = _fit(leastsq, func, dfun, x0, col_deriv)[2]
+    if kind == "floor":
+        # The calls the fit makes, each on its own: nfev of func, njev of Dfun.
+        def once():
+            for _ in range(info["nfev"]):
+                func(x0)
+            for _ in range(info.get("njev", 0)):
+                dfun(x0)
+    else:
+        solver = leastsq if kind == "lmfit_core" else scipy_leastsq
+        once = lambda: _fit(solver, func, dfun, x0, col_deriv)  # noqa: E731
+    for _ in range(repeats):
+        once()
+
+
+def _instructions(kind, index, repeats):
+    import re
+    import subprocess
+    env = dict(os.environ, PYTHONHASHSEED="0", **_ONE_BLAS_THREAD)
+    run = subprocess.run(
+        ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable,
+         "-m", "lmfit_core.bench", "--count-loop", kind, str(index), str(repeats)],
+        capture_output=True, text=True, env=env, check=True)
+    return int(re.search(r"Collected : (\d+)", run.stderr).group(1))
+
+
+def run_instructions():
+    """Print instructions per fit (valgrind's callgrind) of the small scenarios.
+
+    Instruction counts do not depend on what else the machine is doing, so
+    they show the overhead over the callbacks where timings are noise: each
+    count is the difference of two runs (2 and 2 + R fits, R chosen per
+    scenario) divided by R, for lmfit_core, SciPy and the bare calls of the
+    floor. Needs valgrind.
+    """
+    import shutil
+    if shutil.which("valgrind") is None:
+        raise SystemExit("--instructions needs valgrind (Debian: apt install valgrind)")
+    print("instructions per fit (callgrind), ratio to the floor's calls")
+    header = (f"{'scenario':<52}{'lmfit_core':>13}{'SciPy':>13}{'floor':>13}"
+              f"{'ours/floor':>11}{'SciPy/floor':>12}")
+    print(header)
+    print("-" * len(header))
+    for index, (name, _, large) in enumerate(SCENARIOS):
+        if large:
+            continue
+        repeats = 20 if "Gaussians" in name else 200
+        per = {}
+        for kind in ("lmfit_core", "scipy", "floor"):
+            base = _instructions(kind, index, 2)
+            per[kind] = (_instructions(kind, index, 2 + repeats) - base) / repeats
+        print(f"{name:<52}{per['lmfit_core']:>13,.0f}{per['scipy']:>13,.0f}"
+              f"{per['floor']:>13,.0f}{per['lmfit_core'] / per['floor']:>11.2f}"
+              f"{per['scipy'] / per['floor']:>12.2f}")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m lmfit_core.bench",
                                      description=__doc__.split("\n")[0])
@@ -305,7 +368,17 @@ def main(argv=None):
                         help="only the compiled-callback scenarios")
     parser.add_argument("--batch", action="store_true",
                         help="only the batched scenarios (leastsq_batch)")
+    parser.add_argument("--instructions", action="store_true",
+                        help="instructions per fit of the small scenarios (valgrind)")
+    parser.add_argument("--count-loop", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.count_loop:
+        kind, index, repeats = args.count_loop
+        _count_loop(kind, int(index), int(repeats))
+        return
+    if args.instructions:
+        run_instructions()
+        return
     if args.batch:
         run_batch()
         return
