@@ -189,13 +189,20 @@ def _no_parameters(func, x, args, has_dfun, ftol, xtol, gtol, maxfev):
     the residuals. func is called once, and nfev says so.
     """
     fvec, m, _, scalar_output = _check_residuals(func(x.copy(), *args), 0)
-    infodict = {"fvec": fvec[0] if scalar_output else fvec, "nfev": 1}
-    if has_dfun:
-        infodict["njev"] = 0
-    infodict["fjac"] = np.empty((0, m))
-    infodict["ipvt"] = np.empty(0, dtype=np.int32)
-    infodict["qtf"] = np.empty(0)
+    infodict = _infodict(fvec, scalar_output, 1, 0 if has_dfun else None,
+                         np.empty((0, m)), np.empty(0, dtype=np.int32), np.empty(0))
     return x, None, infodict, _message(0, ftol, xtol, gtol, maxfev), 0
+
+
+def _infodict(fvec, scalar_output, nfev, njev, fjac, ipvt, qtf):
+    """SciPy's infodict, its keys in SciPy's order (njev None: no Dfun, no key)."""
+    infodict = {"fvec": fvec[0] if scalar_output else fvec, "nfev": nfev}
+    if njev is not None:
+        infodict["njev"] = njev
+    infodict["fjac"] = fjac
+    infodict["ipvt"] = ipvt
+    infodict["qtf"] = qtf
+    return infodict
 
 
 def leastsq(func, x0, args=(), Dfun=None, full_output=False,
@@ -463,10 +470,6 @@ def _leastsq(func, x0, args, Dfun, full_output, col_deriv, ftol, xtol, gtol, max
         return x, info
 
     cov_x = covariance(fjac, ipvt) if info in LEASTSQ_SUCCESS else None
-    infodict = {"fvec": fvec[0] if scalar_output else fvec, "nfev": nfev}
-    if Dfun is not None:
-        infodict["njev"] = njev
-    infodict["fjac"] = fjac
-    infodict["ipvt"] = ipvt
-    infodict["qtf"] = qtf
+    infodict = _infodict(fvec, scalar_output, nfev, None if Dfun is None else njev,
+                         fjac, ipvt, qtf)
     return x, cov_x, infodict, _message(info, ftol, xtol, gtol, maxfev), info
