@@ -1,6 +1,6 @@
 """lmfit_core in place of scipy.optimize.leastsq inside real downstream code.
 
-Two users of the drop-in are exercised with their own expectations:
+Three users of the drop-in are exercised with their own expectations:
 
 * SciPy's own tests of ``leastsq`` and ``curve_fit`` (the ``test_minpack.py``
   installed with SciPy), run with lmfit_core substituted wherever SciPy's
@@ -59,6 +59,19 @@ def _package_root():
     return os.pathsep.join([root, os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)
 
 
+def _run_pytest(cwd, *args):
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-s", *args],
+        cwd=cwd, capture_output=True, text=True, timeout=600,
+        env=dict(os.environ, PYTHONDONTWRITEBYTECODE="1",
+                 PYTHONPATH=os.pathsep.join([str(cwd), _package_root()])))
+
+
+def _calls(run):
+    lines = [line for line in run.stdout.splitlines() if "lmfit_core.leastsq calls" in line]
+    return int(lines[-1].split()[-1]) if lines else 0
+
+
 def test_scipy_leastsq_and_curve_fit_tests_pass_with_lmfit_core(tmp_path):
     source = Path(scipy.optimize.__file__).parent / "tests" / "test_minpack.py"
     assert source.is_file(), f"SciPy's tests are not installed: {source} is missing"
@@ -73,19 +86,6 @@ def test_scipy_leastsq_and_curve_fit_tests_pass_with_lmfit_core(tmp_path):
     assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
     # curve_fit alone calls leastsq dozens of times in these tests.
     assert _calls(run) >= 40, run.stdout[-2000:]
-
-
-def _run_pytest(cwd, *args):
-    return subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-s", *args],
-        cwd=cwd, capture_output=True, text=True, timeout=600,
-        env=dict(os.environ, PYTHONDONTWRITEBYTECODE="1",
-                 PYTHONPATH=os.pathsep.join([str(cwd), _package_root()])))
-
-
-def _calls(run):
-    lines = [line for line in run.stdout.splitlines() if "lmfit_core.leastsq calls" in line]
-    return int(lines[-1].split()[-1]) if lines else 0
 
 
 def test_astropy_levmar_fitter_tests_pass_with_lmfit_core(tmp_path):

@@ -280,7 +280,8 @@ def test_func_never_sees_its_array_change_behind_its_back(quad, keep):
 
     x, ier = leastsq(f, np.zeros(3), args=quad)
     ref = leastsq(residuals, np.zeros(3), args=quad)
-    assert_array_equal(x, ref[0]) and ier == ref[1]
+    assert_array_equal(x, ref[0])
+    assert ier == ref[1]
     assert all(s == ((3,), np.float64, True) for s in shapes)
     check_kept()
 
