@@ -67,6 +67,28 @@ def test_col_deriv_uses_transposed_layout(quad):
     assert_same_fit(ref, got)
 
 
+def _padded(a):
+    # `a` as a strided view into a larger array: neither C nor F contiguous.
+    big = np.full((2 * a.shape[0], 3 * a.shape[1]), np.nan)
+    big[::2, 1::3] = a
+    return big[::2, 1::3]
+
+
+@pytest.mark.parametrize("layout", [np.ascontiguousarray, np.asfortranarray, _padded,
+                                    lambda a: a.tolist(),
+                                    lambda a: np.round(a).astype(np.int64)],
+                         ids=["C", "F", "strided", "list", "int64"])
+@pytest.mark.parametrize("col_deriv", [False, True])
+def test_dfun_in_any_memory_layout_or_dtype_equals_scipy(quad, layout, col_deriv):
+    # The driver copies Dfun's array into fjac by its strides; every layout
+    # (and a list or integers) must give SciPy's fit of the same values.
+    def jac(p, y, x):
+        j = residuals_jacobian(p, y, x)
+        return layout(j.T if col_deriv else j)
+    ref, got = run_both(residuals, np.zeros(3), Dfun=jac, col_deriv=col_deriv, args=quad)
+    assert_same_fit(ref, got)
+
+
 @pytest.mark.parametrize("x0, shape", [(0, (1,)), ([[0.0]], (1,)), (np.zeros((1, 3)), (3,)),
                                        ([0, 0, 0], (3,))])
 def test_x0_is_flattened_and_result_is_1d(quad, x0, shape):

@@ -81,31 +81,49 @@ cdef object checked_jacobian(object res, intp_t m, intp_t n, bint col_deriv,
                              object Dfun, bint first):
     """The Jacobian returned by Dfun as a float64 array of shape (n, m) if
     col_deriv else (m, n), not copied when it already is one."""
-    cdef tuple expected = (n, m) if col_deriv else (m, n)
+    cdef intp_t rows = n if col_deriv else m
+    cdef intp_t cols = m if col_deriv else n
+    cdef cnp.ndarray arr
     if type(res) is np.ndarray and cnp.PyArray_TYPE(<cnp.ndarray>res) == cnp.NPY_DOUBLE:
-        arr = res
+        arr = <cnp.ndarray>res
     else:
         arr = np.ascontiguousarray(
             real_array(res, f"the Jacobian of {_callable_name(Dfun, 'Dfun')}"),
             dtype=np.float64)
-    if arr.shape == expected:
+    if (cnp.PyArray_NDIM(arr) == 2 and cnp.PyArray_DIMS(arr)[0] == rows
+            and cnp.PyArray_DIMS(arr)[1] == cols):
         return arr
     if (m == 1 or n == 1) and arr.ndim <= 2 and arr.size == m * n:
         # With one row or one column both layouts hold the same sequence.
-        return arr.reshape(expected)
+        return arr.reshape((rows, cols))
     msg = (f"leastsq: there is a mismatch between the input and output shape of "
            f"the {_callable_name(Dfun, 'Dfun')} argument: shape should be "
-           f"{expected} (col_deriv={bool(col_deriv)}) but it is {arr.shape}.")
+           f"{(rows, cols)} (col_deriv={bool(col_deriv)}) but it is {(<object>arr).shape}.")
     if first:
         raise TypeError(msg)
     raise ValueError(msg + " The shape of the Jacobian must not change during the fit.")
 
 
-cdef int store_jacobian(object res, cnp.ndarray fjac, intp_t m, intp_t n,
+cdef int store_jacobian(object res, double* fjac, intp_t m, intp_t n,
                         bint col_deriv, object Dfun, bint first) except -1:
-    """Copy the Jacobian returned by Dfun into fjac (shape (n, m): column-major J)."""
-    arr = checked_jacobian(res, m, n, col_deriv, Dfun, first)
-    np.copyto(fjac, arr if col_deriv else arr.T)
+    """Copy the Jacobian returned by Dfun into fjac (column-major m x n J,
+    leading dimension m), whatever the strides of the returned array."""
+    cdef cnp.ndarray arr = checked_jacobian(res, m, n, col_deriv, Dfun, first)
+    cdef const char* src = <const char*>cnp.PyArray_DATA(arr)
+    cdef Py_ssize_t s0 = cnp.PyArray_STRIDES(arr)[0], s1 = cnp.PyArray_STRIDES(arr)[1]
+    # Strides of J's row index i and column index j within arr.
+    cdef Py_ssize_t si = s1 if col_deriv else s0
+    cdef Py_ssize_t sj = s0 if col_deriv else s1
+    cdef intp_t i, j
+    cdef const char* col
+    if si == sizeof(double):
+        for j in range(n):
+            memcpy(fjac + j * m, src + j * sj, m * sizeof(double))
+        return 0
+    for j in range(n):
+        col = src + j * sj
+        for i in range(m):
+            fjac[i + j * m] = (<const double*>(col + i * si))[0]
     return 0
 
 
@@ -249,5 +267,5 @@ def drive(object func, object Dfun, tuple args, bint col_deriv,
             if s.tall:
                 res = lend_jacobian(res, &s, col_deriv, Dfun, s.njev == 0)
             else:
-                store_jacobian(res, fjac, m, n, col_deriv, Dfun, s.njev == 0)
+                store_jacobian(res, fjac_data, m, n, col_deriv, Dfun, s.njev == 0)
     return s.info, s.nfev, s.njev, s.error, s.error_index
