@@ -175,8 +175,10 @@ cdef class Lockstep:
                         memcpy(s.f_req, fp + rf_in * m, m * sizeof(double))
                         rf_in += 1
                     elif req[a] == LM_EVAL_FD:
-                        # Row j of the block is f(x + h_j e_j): column j of fjac.
-                        memcpy(s.fjac, fp + rf_in * m, n * m * sizeof(double))
+                        # Row j of the block is f(x + h_j e_j): the engine reads
+                        # the block where it is (no copy into fjac).
+                        s.jac_src = fp + rf_in * m
+                        s.jac_cs = m
                         rf_in += n
                     else:
                         src = jp + rj_in * m * n

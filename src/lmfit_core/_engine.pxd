@@ -48,8 +48,10 @@ ctypedef struct lm_state_t:
     double* wtop          # n * n: the top rows of a J that qr_tall overwrites (tall)
     # With tall set, a driver may answer LM_EVAL_JAC by pointing jac_src at
     # the Jacobian instead of writing fjac: entry (i, j) at
-    # jac_src[i * jac_rs + j * jac_cs], read (never written) before the next
-    # request. The engine resets jac_src to NULL with every request.
+    # jac_src[i * jac_rs + j * jac_cs]. Any driver may answer LM_EVAL_FD the
+    # same way, f(x + h_j e_j) at jac_src + j * jac_cs (contiguous), instead
+    # of writing fjac's columns. Read (never written) before the next request;
+    # the engine resets jac_src to NULL with every Jacobian request.
     const double* jac_src
     intp_t jac_rs
     intp_t jac_cs

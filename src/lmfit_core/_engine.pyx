@@ -7,7 +7,8 @@ returns a request:
     evaluate ``f`` at ``s.x_req`` and write the ``m`` residuals to ``s.f_req``;
 ``LM_EVAL_FD``
     (lmdif) for every ``j < n`` evaluate ``f`` at ``lm_fd_point(s, j)`` and write
-    the residuals to column ``j`` of ``s.fjac``;
+    the residuals to column ``j`` of ``s.fjac`` (or leave them where they are,
+    ``m`` apart, and point ``s.jac_src`` and ``s.jac_cs`` at them);
 ``LM_EVAL_JAC``
     (lmder) write the Jacobian at ``s.x_req`` to ``s.fjac``, column-major;
 ``LM_DONE``
@@ -189,6 +190,7 @@ cdef int lm_advance(lm_state_t* s) noexcept nogil:
             if s.analytic:
                 s.jac_src = NULL
                 return LM_EVAL_JAC
+            s.jac_src = NULL
             fdjac_steps(n, x, s.epsfcn, wa1)
             return LM_EVAL_FD
 
@@ -196,7 +198,13 @@ cdef int lm_advance(lm_state_t* s) noexcept nogil:
             if s.analytic:
                 s.njev += 1
             else:
-                fdjac_columns(m, n, fvec, fjac, ld, wa1)
+                # The evaluations are in fjac's columns, or where the driver
+                # pointed jac_src (column j at jac_src + j * jac_cs).
+                if s.jac_src != NULL:
+                    fdjac_columns(m, n, fvec, s.jac_src, s.jac_cs, fjac, ld, wa1)
+                    s.jac_src = NULL
+                else:
+                    fdjac_columns(m, n, fvec, fjac, ld, fjac, ld, wa1)
                 s.nfev += n
 
             direct = not s.tall

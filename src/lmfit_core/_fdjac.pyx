@@ -18,7 +18,8 @@ cdef extern from "float.h":
     double DBL_EPSILON
 
 cdef extern from "_simd.h" nogil:
-    void lmfit_diff_quotient(intp_t n, const double* x, double* y, double d)
+    void lmfit_diff_quotient(intp_t n, const double* x, const double* f, double* y,
+                             double d)
 
 
 cdef void fdjac_steps(intp_t n, const double* x, double epsfcn, double* h) noexcept nogil:
@@ -38,12 +39,15 @@ cdef void fdjac_point(intp_t n, const double* x, const double* h, intp_t j,
     xp[j] = x[j] + h[j]
 
 
-cdef void fdjac_columns(intp_t m, intp_t n, const double* fvec, double* fjac,
-                        intp_t ldfjac, const double* h) noexcept nogil:
-    # On entry column j holds f(x + h_j e_j); on exit (f(x + h_j e_j) - f(x)) / h_j.
+cdef void fdjac_columns(intp_t m, intp_t n, const double* fvec, const double* fblock,
+                        intp_t ldblock, double* fjac, intp_t ldfjac,
+                        const double* h) noexcept nogil:
+    # Column j of fjac = (f(x + h_j e_j) - f(x)) / h_j, where f(x + h_j e_j)
+    # is column j of fblock (leading dimension ldblock): fjac itself when the
+    # driver wrote the evaluations there, or where the driver holds them.
     cdef intp_t j
     for j in range(n):
-        lmfit_diff_quotient(m, fvec, fjac + j * ldfjac, h[j])
+        lmfit_diff_quotient(m, fvec, fblock + j * ldblock, fjac + j * ldfjac, h[j])
 
 
 def _fdjac_memview(func, const double[::1] x, const double[::1] fvec, double epsfcn=0.0):
@@ -81,5 +85,5 @@ def _fdjac_memview(func, const double[::1] x, const double[::1] fvec, double eps
     for j in range(n):
         fdjac_point(n, &x[0], &h_v[0], j, &xp_v[0])
         fjac[:, j] = func(xp.copy())
-    fdjac_columns(m, n, &fvec[0], &fjac_v[0, 0], m, &h_v[0])
+    fdjac_columns(m, n, &fvec[0], &fjac_v[0, 0], m, &fjac_v[0, 0], m, &h_v[0])
     return fjac, h

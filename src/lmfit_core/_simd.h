@@ -40,13 +40,15 @@ static void lmfit_sub_scaled(ptrdiff_t n, double t, const double *x, double *y)
         y[i] -= t * x[i];
 }
 
-/* y[i] = (y[i] - x[i]) / d for i < n: a forward-difference quotient */
+/* y[i] = (f[i] - x[i]) / d for i < n: a forward-difference quotient; f may
+ * be y itself (in place) */
 LMFIT_CLONES
-static void lmfit_diff_quotient(ptrdiff_t n, const double *x, double *y, double d)
+static void lmfit_diff_quotient(ptrdiff_t n, const double *x, const double *f, double *y,
+                                double d)
 {
     ptrdiff_t i;
     for (i = 0; i < n; i++)
-        y[i] = (y[i] - x[i]) / d;
+        y[i] = (f[i] - x[i]) / d;
 }
 
 /* Whether MINPACK's enorm of x[0:n] is the square root of the plain sum of
