@@ -720,7 +720,7 @@ def test_bad_diag_is_named(small, diag, match):
 @pytest.mark.parametrize("options, match", [
     (dict(ftol=-1.0), "leastsq_batch: ftol"),
     (dict(xtol=np.nan), "leastsq_batch: xtol"),
-    (dict(gtol=np.inf), "leastsq_batch: gtol"),
+    (dict(gtol=-1e-3), "leastsq_batch: gtol"),
     (dict(factor=0.0), "leastsq_batch: factor"),
     (dict(maxfev=2.5), "leastsq_batch: maxfev"),
     (dict(epsfcn=np.nan), "leastsq_batch: epsfcn"),

@@ -368,11 +368,13 @@ def test_func_changing_length_later_raises_value_error():
     (dict(x0=["a"]), "x0 must be an array of real numbers"),
     (dict(x0=[np.nan]), "x0 must be finite"),
     (dict(diag=[-1.0]), "diag must hold positive"),
+    (dict(diag=[np.inf]), "diag must hold finite"),
     (dict(diag=[1.0, 2.0]), "diag must have N=1"),
-    (dict(ftol=-1.0), "ftol must be finite and >= 0"),
-    (dict(xtol=np.nan), "xtol must be finite"),
+    (dict(ftol=-1.0), "ftol must be >= 0, got -1.0"),
+    (dict(xtol=np.nan), "xtol must be >= 0, got nan"),
     (dict(gtol="x"), "gtol must be a real number"),
     (dict(factor=0.0), "factor must be positive"),
+    (dict(factor=np.nan), "factor must be positive, got nan"),
     (dict(maxfev=10.5), "maxfev must be an integer"),
     (dict(epsfcn=np.nan), "epsfcn must not be NaN"),
 ])
@@ -382,6 +384,48 @@ def test_improper_input_names_the_argument(kwargs, match):
     with pytest.raises(ImproperInputError, match=match) as excinfo:
         leastsq(**call)
     assert isinstance(excinfo.value, TypeError) and isinstance(excinfo.value, ValueError)
+
+
+MINPACK_IMPROPER = [dict(ftol=-1.0), dict(xtol=-1e-3), dict(gtol=-1), dict(factor=0),
+                    dict(factor=-2.0), dict(diag=[0.0, 1.0]), dict(diag=[1.0, -1.0])]
+
+
+@pytest.mark.parametrize("kwargs", MINPACK_IMPROPER, ids=str)
+@pytest.mark.parametrize("with_dfun", [False, True])
+def test_input_minpack_refuses_is_scipys_ier_0_with_full_output(kwargs, with_dfun):
+    # MINPACK's own input checks (info = 0): SciPy returns ier = 0 and its
+    # message with full_output, and raises TypeError without.
+    def f(p):
+        return np.array([p[0] - 1.0, p[1] - 2.0, p[0] * p[1]])
+
+    def jac(p):
+        return np.array([[1.0, 0.0], [0.0, 1.0], [p[1], p[0]]])
+
+    dfun = jac if with_dfun else None
+    x0 = np.array([0.5, 0.25])
+    ref = optimize.leastsq(f, x0, Dfun=dfun, full_output=True, **kwargs)
+    got = leastsq(f, x0, Dfun=dfun, full_output=True, **kwargs)
+    assert got[4] == ref[4] == 0
+    assert got[3] == ref[3] == "Improper input parameters."
+    assert_array_equal(got[0], x0) and got[0] is not x0
+    assert got[1] is None and ref[1] is None
+    assert list(got[2]) == list(ref[2])
+    assert_array_equal(got[2]["fvec"], ref[2]["fvec"])
+    assert got[2]["nfev"] == 1       # the call made (SciPy reports 0)
+    for key in ("fjac", "ipvt", "qtf"):
+        assert got[2][key].shape == ref[2][key].shape
+        assert got[2][key].dtype == ref[2][key].dtype
+    with pytest.raises(TypeError):
+        optimize.leastsq(f, x0, Dfun=dfun, **kwargs)
+    with pytest.raises(ImproperInputError, match=str(next(iter(kwargs)))):
+        leastsq(f, x0, Dfun=dfun, **kwargs)
+
+
+@pytest.mark.parametrize("kwargs", [dict(ftol=np.inf), dict(xtol=np.inf),
+                                    dict(gtol=np.inf), dict(factor=np.inf)], ids=str)
+def test_infinite_tolerances_and_factor_run_as_in_scipy(quad, kwargs):
+    ref, got = run_both(residuals, np.zeros(3), args=quad, **kwargs)
+    assert_same_fit(ref, got)
 
 
 @pytest.mark.parametrize("with_dfun", [False, True])

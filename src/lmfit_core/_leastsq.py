@@ -36,6 +36,12 @@ class ImproperInputError(TypeError, ValueError):
     """
 
 
+class _MinpackImproperInput(ImproperInputError):
+    """An option MINPACK itself refuses with info = 0 (negative tolerance,
+    factor <= 0, diag entry <= 0): with full_output, leastsq then returns
+    SciPy's ``ier = 0`` result instead of raising."""
+
+
 def _message(info, ftol, xtol, gtol, maxfev):
     """SciPy's text for `info`, word for word (callers match on it)."""
     if info == 1:
@@ -93,13 +99,17 @@ def _compiled_residual_count(args, n, caller="leastsq"):
 
 
 def _nonnegative(value, name, caller="leastsq"):
+    # inf is accepted, as by SciPy (MINPACK's tests then hold at once); NaN
+    # would make every test false and the fit run to maxfev.
     try:
         v = float(value)
     except (TypeError, ValueError) as exc:
         raise ImproperInputError(f"{caller}: {name} must be a real number, "
                                  f"got {value!r}") from exc
-    if not (v >= 0.0) or v == _INF:
-        raise ImproperInputError(f"{caller}: {name} must be finite and >= 0, got {v!r}")
+    if v != v:
+        raise ImproperInputError(f"{caller}: {name} must be >= 0, got nan")
+    if v < 0.0:
+        raise _MinpackImproperInput(f"{caller}: {name} must be >= 0, got {v!r}")
     return v
 
 
@@ -128,9 +138,10 @@ def _check_options(caller, ftol, xtol, gtol, factor, maxfev, epsfcn):
     except (TypeError, ValueError) as exc:
         raise ImproperInputError(f"{caller}: factor must be a real number, got "
                                  f"{factor!r}") from exc
-    if not (0.0 < factor < _INF):
-        raise ImproperInputError(f"{caller}: factor must be positive and finite, got "
-                                 f"{factor!r}")
+    if factor != factor:
+        raise ImproperInputError(f"{caller}: factor must be positive, got nan")
+    if factor <= 0.0:
+        raise _MinpackImproperInput(f"{caller}: factor must be positive, got {factor!r}")
     try:
         maxfev = operator.index(maxfev)
     except TypeError as exc:
@@ -145,6 +156,23 @@ def _check_options(caller, ftol, xtol, gtol, factor, maxfev, epsfcn):
         if epsfcn != epsfcn:
             raise ImproperInputError(f"{caller}: epsfcn must not be NaN")
     return ftol, xtol, gtol, factor, maxfev, epsfcn
+
+
+def _check_diag(diag, n, caller="leastsq"):
+    """(mode, scale): MINPACK's mode 1 and a work vector, or mode 2 and diag checked."""
+    if diag is None:
+        return 1, np.empty(n)
+    scale = _real_vector(diag, "diag")
+    if scale.size != n:
+        raise ImproperInputError(f"{caller}: diag must have N={n} entries, got "
+                                 f"{scale.size}")
+    if not all_finite(scale):
+        raise ImproperInputError(f"{caller}: diag must hold finite scale factors, got "
+                                 f"{np.array2string(scale, threshold=10)}")
+    if not (scale > 0).all():
+        raise _MinpackImproperInput(f"{caller}: diag must hold positive scale factors, "
+                                    f"got {np.array2string(scale, threshold=10)}")
+    return 2, scale
 
 
 def _check_residuals(f0, n):
@@ -181,17 +209,20 @@ def _untouched_zeros(n, m):
     return np.frombuffer(mmap.mmap(-1, nbytes), dtype=np.float64).reshape(n, m)
 
 
-def _no_parameters(func, x, args, has_dfun, ftol, xtol, gtol, maxfev):
-    """full_output for an empty x0, as SciPy gives it: ier = 0, fvec = func(x0).
+def _improper_input(func, x, args, has_dfun):
+    """full_output for input MINPACK refuses, as SciPy gives it: ier = 0.
 
-    With every parameter held fixed there is nothing to fit; fitting libraries
-    (lmfit's conf_interval2d of a two-parameter model) still call leastsq for
-    the residuals. func is called once, and nfev says so.
+    x is x0, cov_x None, fvec = func(x0) (one call, and nfev says so); fjac,
+    ipvt and qtf are zeros (SciPy leaves them uninitialised). An empty x0 ends
+    here too: with every parameter held fixed there is nothing to fit, and
+    fitting libraries (lmfit's conf_interval2d of a two-parameter model) still
+    call leastsq for the residuals.
     """
-    fvec, m, _, scalar_output = _check_residuals(func(x.copy(), *args), 0)
+    n = x.size
+    fvec, m, _, scalar_output = _check_residuals(func(x.copy(), *args), n)
     infodict = _infodict(fvec, scalar_output, 1, 0 if has_dfun else None,
-                         np.empty((0, m)), np.empty(0, dtype=np.int32), np.empty(0))
-    return x, None, infodict, _message(0, ftol, xtol, gtol, maxfev), 0
+                         np.zeros((n, m)), np.zeros(n, dtype=np.int32), np.zeros(n))
+    return x, None, infodict, _message(0, 0.0, 0.0, 0.0, 0), 0
 
 
 def _infodict(fvec, scalar_output, nfev, njev, fjac, ipvt, qtf):
@@ -306,10 +337,11 @@ def leastsq(func, x0, args=(), Dfun=None, full_output=False,
     ------
     ImproperInputError
         (a subclass of both TypeError and ValueError) when an argument is
-        invalid: complex or non-finite `x0`, an empty `x0` (unless
-        `full_output` is True: see Notes), negative or non-finite
-        tolerances, non-positive `factor`, a `diag` that is not ``N``
-        positive finite numbers, a non-integer `maxfev`.
+        invalid: complex or non-finite `x0`, NaN tolerances or `factor`,
+        a `diag` that is not ``N`` finite numbers, a non-integer `maxfev`;
+        and, unless `full_output` is True (see Notes), for what MINPACK
+        itself refuses: an empty `x0`, negative tolerances, ``factor <= 0``,
+        a `diag` entry ``<= 0``.
     TypeError
         When `func` or `Dfun` is not callable, when ``N > M`` (SciPy's text),
         or when `func` or `Dfun` returns an array of the wrong shape or type.
@@ -341,13 +373,16 @@ def leastsq(func, x0, args=(), Dfun=None, full_output=False,
       point is a rejected step (the trust region shrinks tenfold, as for an
       infinite residual), and a non-finite Jacobian raises ``ValueError``
       naming the column; a returned `x` and ``fvec`` are always finite.
-    - SciPy returns ``ier = 0`` for improper input; here
-      :class:`ImproperInputError` says which argument is wrong. Complex
-      input or output is an error, never silently truncated. The one
-      exception is an empty `x0` with `full_output` True (every parameter
-      held fixed, as fitting libraries do): as in SciPy, ``ier = 0``, the
-      message for improper input, ``cov_x`` None, and ``fvec = func(x0)``
-      from one call (``nfev = 1``; SciPy makes the call and reports 0).
+    - Improper input raises :class:`ImproperInputError`, which says which
+      argument is wrong (SciPy raises ``TypeError("Improper input
+      parameters.")``). With `full_output` True, input that MINPACK itself
+      refuses (an empty `x0`, negative tolerances, ``factor <= 0``, a `diag`
+      entry ``<= 0``) returns what SciPy returns: ``ier = 0``, the message
+      for improper input, ``x = x0``, ``cov_x`` None and ``fvec =
+      func(x0)`` from one call (``nfev = 1``; SciPy makes the call and
+      reports 0). Input that SciPy runs with meaningless results (NaN
+      tolerances or `factor`, a non-finite `diag`) always raises. Complex
+      input or output is an error, never silently truncated.
     - `func` gets an array nothing else refers to at every call, which it
       may keep (SciPy passes a view of its work array, which it later
       modifies).
@@ -389,20 +424,15 @@ def _leastsq(func, x0, args, Dfun, full_output, col_deriv, ftol, xtol, gtol, max
                                  f"{np.array2string(x, threshold=10)}")
     if not isinstance(args, tuple):
         args = (args,)
-    ftol, xtol, gtol, factor, maxfev, epsfcn = _check_options(
-        "leastsq", ftol, xtol, gtol, factor, maxfev, epsfcn)
-    if diag is None:
-        mode = 1
-        scale = np.empty(n)
-    else:
-        mode = 2
-        scale = _real_vector(diag, "diag")
-        if scale.size != n:
-            raise ImproperInputError(f"leastsq: diag must have N={n} entries, got "
-                                     f"{scale.size}")
-        if not (all_finite(scale) and (scale > 0).all()):
-            raise ImproperInputError("leastsq: diag must hold positive finite scale "
-                                     f"factors, got {np.array2string(scale, threshold=10)}")
+    try:
+        ftol, xtol, gtol, factor, maxfev, epsfcn = _check_options(
+            "leastsq", ftol, xtol, gtol, factor, maxfev, epsfcn)
+        mode, scale = _check_diag(diag, n)
+    except _MinpackImproperInput:
+        # SciPy returns ier = 0 here with full_output, and raises without.
+        if full_output and not compiled:
+            return _improper_input(func, x, args, Dfun is not None)
+        raise
 
     # SciPy's defaults: 0 means the default here, a negative value in MINPACK's
     # wrapper; both end at the same count, but the message shows the given value.
@@ -412,7 +442,7 @@ def _leastsq(func, x0, args, Dfun, full_output, col_deriv, ftol, xtol, gtol, max
     run_maxfev = default_maxfev if maxfev < 0 else maxfev
 
     if n == 0:
-        return _no_parameters(func, x, args, Dfun is not None, ftol, xtol, gtol, maxfev)
+        return _improper_input(func, x, args, Dfun is not None)
     if compiled:
         m = _compiled_residual_count(args, n)
         func_addr, func_data = compiled_target(func, "func")
