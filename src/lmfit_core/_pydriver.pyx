@@ -56,11 +56,13 @@ def real_array(object value, str what, type error=TypeError):
 
 cdef int store_residuals(object res, double* out, intp_t m, object func) except -1:
     """Copy the residuals returned by func into out[0:m], checking their count."""
-    if (type(res) is np.ndarray
+    # cnp.ndarray is the type object itself (np.ndarray would be a module
+    # attribute lookup at every call).
+    if (type(res) is cnp.ndarray
             and cnp.PyArray_TYPE(<cnp.ndarray>res) == cnp.NPY_DOUBLE
             and cnp.PyArray_NDIM(<cnp.ndarray>res) == 1
-            and cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray>res)
-            and cnp.PyArray_SIZE(<cnp.ndarray>res) == m):
+            and cnp.PyArray_DIMS(<cnp.ndarray>res)[0] == m
+            and cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray>res)):
         memcpy(out, cnp.PyArray_DATA(<cnp.ndarray>res), m * sizeof(double))
         return 0
     what = _callable_name(func, "func")
@@ -84,7 +86,7 @@ cdef object checked_jacobian(object res, intp_t m, intp_t n, bint col_deriv,
     cdef intp_t rows = n if col_deriv else m
     cdef intp_t cols = m if col_deriv else n
     cdef cnp.ndarray arr
-    if type(res) is np.ndarray and cnp.PyArray_TYPE(<cnp.ndarray>res) == cnp.NPY_DOUBLE:
+    if type(res) is cnp.ndarray and cnp.PyArray_TYPE(<cnp.ndarray>res) == cnp.NPY_DOUBLE:
         arr = <cnp.ndarray>res
     else:
         arr = np.ascontiguousarray(
@@ -227,7 +229,8 @@ def drive(object func, object Dfun, tuple args, bint col_deriv,
         code (``LM_ERR_*``) with the offending Jacobian column.
     """
     cdef intp_t n = cnp.PyArray_SIZE(x), m = cnp.PyArray_SIZE(fvec), j
-    cdef cnp.ndarray work = np.empty(lm_work_size(m, n))
+    cdef cnp.npy_intp work_size = lm_work_size(m, n)
+    cdef cnp.ndarray work = cnp.PyArray_EMPTY(1, &work_size, cnp.NPY_DOUBLE, 0)
     cdef lm_state_t s
     cdef int req
     cdef bint release = m * n >= NOGIL_MIN_SIZE
