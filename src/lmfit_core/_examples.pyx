@@ -9,10 +9,14 @@ data.user_data)``. :func:`fit_gauss` runs one fit through the public Cython API.
 """
 import numpy as np
 
+cimport numpy as cnp
 from cpython.pycapsule cimport PyCapsule_New
 from libc.math cimport exp
+from libc.stdlib cimport free, malloc
 
 from lmfit_core.cython_lm cimport lm_result_t, lm_work_size, lmder, lmdif
+
+cnp.import_array()
 
 
 cdef inline void gauss_eval(Py_ssize_t m, const double* t, const double* y,
@@ -152,28 +156,39 @@ def fit_gauss(CurveData data, x0, bint analytic=True, double ftol=1.49012e-8,
               double xtol=1.49012e-8, double gtol=0.0, Py_ssize_t maxfev=0):
     """Fit the Gaussian to `data` through the public Cython API, without the GIL.
 
+    The residuals and the engine's workspace are allocated (and freed) in the
+    section without the GIL, so that fits from several threads hold it only
+    to read their arguments and build their result.
+
     Returns
     -------
     x : ndarray, shape (4,)
     info, nfev, njev : int
     fnorm : float
     """
-    cdef double[::1] x = np.array(x0, dtype=np.float64)
-    if x.shape[0] != 4:
+    cdef cnp.ndarray x = np.array(x0, dtype=np.float64)
+    if x.ndim != 1 or x.shape[0] != 4:
         raise ValueError("x0 must have 4 entries")
+    cdef double* xp = <double*>cnp.PyArray_DATA(x)
     cdef Py_ssize_t m = data.data.m
-    cdef double[::1] fvec = np.empty(m)
-    cdef double[::1] work = np.empty(lm_work_size(m, 4))
+    cdef double* buf
     cdef lm_result_t res
     with nogil:
-        if analytic:
-            lmder(gauss_residuals, gauss_jacobian, &data.data, m, 4, &x[0], &fvec[0],
-                  ftol, xtol, gtol, maxfev, NULL, 100.0, NULL, 0, NULL, NULL,
-                  &work[0], &res)
-        else:
-            lmdif(gauss_residuals, &data.data, m, 4, &x[0], &fvec[0], ftol, xtol,
-                  gtol, maxfev, 0.0, NULL, 100.0, NULL, 0, NULL, NULL, &work[0], &res)
-    return np.asarray(x), res.info, res.nfev, res.njev, res.fnorm
+        # fvec (m) then the work array
+        buf = <double*>malloc((m + lm_work_size(m, 4)) * sizeof(double))
+        if buf != NULL:
+            if analytic:
+                lmder(gauss_residuals, gauss_jacobian, &data.data, m, 4, xp, buf,
+                      ftol, xtol, gtol, maxfev, NULL, 100.0, NULL, 0, NULL, NULL,
+                      buf + m, &res)
+            else:
+                lmdif(gauss_residuals, &data.data, m, 4, xp, buf, ftol, xtol,
+                      gtol, maxfev, 0.0, NULL, 100.0, NULL, 0, NULL, NULL, buf + m,
+                      &res)
+            free(buf)
+    if buf == NULL:
+        raise MemoryError("fit_gauss: could not allocate the work arrays")
+    return x, res.info, res.nfev, res.njev, res.fnorm
 
 
 # -- batch models: the callbacks take the problem index k first -----------------
