@@ -5,7 +5,7 @@ vectors are bit-for-bit those of SciPy's ``leastsq`` on the same input.
 """
 import numpy as np
 
-from libc.math cimport fmax, sqrt
+from libc.math cimport sqrt
 
 from lmfit_core._enorm cimport LMFIT_ENORM_RDWARF, LMFIT_ENORM_RGIANT, enorm
 from lmfit_core._typedefs cimport intp_t
@@ -132,7 +132,9 @@ cdef inline void downdate_norm(intp_t m, intp_t n, intp_t j, intp_t k, double* a
     # MINPACK's cheap update of the norm of column k below row j, recomputed
     # from scratch when cancellation has made it unreliable.
     cdef double temp = ak[j] / rdiag[k]
-    rdiag[k] *= sqrt(fmax(0.0, 1.0 - temp * temp))
+    temp = 1.0 - temp * temp
+    # fmax(0.0, temp) without a call (NaN gives 0.0, as fmax does)
+    rdiag[k] *= sqrt(temp if temp > 0.0 else 0.0)
     temp = rdiag[k] / wa[k]
     if 0.05 * (temp * temp) <= DBL_EPSILON:
         rdiag[k] = enorm(m - j - 1 + (offbyone and k < n - 1), ak + j + 1)
@@ -232,11 +234,24 @@ cdef void qrfac(intp_t m, intp_t n, double* a, intp_t lda, bint pivot, int* ipvt
                 pending_b = False
             column_dots(m, j, aj, cols, width, sums)
             for kk in range(width):
-                ak = cols[kk]
-                temp = sums[kk] / aj[j]
-                lmfit_sub_scaled(m - j, temp, aj + j, ak + j)
-                if ks[kk] >= 0 and pivot and rdiag[ks[kk]] != 0.0:
-                    downdate_norm(m, n, j, ks[kk], ak, rdiag, wa, offbyone)
+                sums[kk] = sums[kk] / aj[j]
+            if offbyone:
+                # SciPy's recomputation reads the next column, so its order
+                # matters: column by column, as SciPy goes.
+                for kk in range(width):
+                    lmfit_sub_scaled(m - j, sums[kk], aj + j, cols[kk] + j)
+                    if ks[kk] >= 0 and pivot and rdiag[ks[kk]] != 0.0:
+                        downdate_norm(m, n, j, ks[kk], cols[kk], rdiag, wa, True)
+                continue
+            # The columns are independent: all their updates, then all the
+            # downdates, so that the latencies of one column's divisions and
+            # square root overlap the next column's.
+            for kk in range(width):
+                lmfit_sub_scaled(m - j, sums[kk], aj + j, cols[kk] + j)
+            if pivot:
+                for kk in range(width):
+                    if ks[kk] >= 0 and rdiag[ks[kk]] != 0.0:
+                        downdate_norm(m, n, j, ks[kk], cols[kk], rdiag, wa, False)
         rdiag[j] = -ajnorm
 
 
