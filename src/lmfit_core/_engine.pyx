@@ -275,13 +275,20 @@ cdef int lm_advance(lm_state_t* s) noexcept nogil:
             gnorm = 0.0
             fnorm = s.fnorm
             if fnorm != 0.0:
+                # qtf[i] / fnorm once per i (MINPACK divides in the inner
+                # loop; the quotients are the same), in wa3, free here.
+                for i in range(n):
+                    wa3[i] = qtf[i] / fnorm
                 for j in range(n):
                     l = ipvt[j]
                     if wa2[l] != 0.0:
                         ssum = 0.0
                         for i in range(j + 1):
-                            ssum += fjac[i + ld * j] * (qtf[i] / fnorm)
-                        gnorm = fmax(gnorm, fabs(ssum / wa2[l]))
+                            ssum += fjac[i + ld * j] * wa3[i]
+                        temp = fabs(ssum / wa2[l])
+                        # fmax(gnorm, temp) without a call: a NaN temp is skipped
+                        if temp > gnorm:
+                            gnorm = temp
             s.gnorm = gnorm
             if gnorm <= s.gtol:
                 s.info = 4
