@@ -20,7 +20,6 @@ __all__ = ["leastsq", "ImproperInputError", "LEASTSQ_SUCCESS", "LEASTSQ_FAILURE"
 
 _EPS = float(np.finfo(np.float64).eps)
 _F8 = np.dtype(np.float64)
-_INF = float("inf")
 
 LEASTSQ_SUCCESS = (1, 2, 3, 4)
 LEASTSQ_FAILURE = (5, 6, 7, 8)
@@ -36,10 +35,13 @@ class ImproperInputError(TypeError, ValueError):
     """
 
 
-class _MinpackImproperInput(ImproperInputError):
-    """An option MINPACK itself refuses with info = 0 (negative tolerance,
-    factor <= 0, diag entry <= 0): with full_output, leastsq then returns
-    SciPy's ``ier = 0`` result instead of raising."""
+def _minpack_refuses(message):
+    """ImproperInputError for an option MINPACK itself refuses with info = 0
+    (negative tolerance, factor <= 0, diag entry <= 0): with full_output,
+    leastsq returns SciPy's ``ier = 0`` result for it instead of raising."""
+    exc = ImproperInputError(message)
+    exc.minpack_info_0 = True
+    return exc
 
 
 def _message(info, ftol, xtol, gtol, maxfev):
@@ -109,7 +111,7 @@ def _nonnegative(value, name, caller="leastsq"):
     if v != v:
         raise ImproperInputError(f"{caller}: {name} must be >= 0, got nan")
     if v < 0.0:
-        raise _MinpackImproperInput(f"{caller}: {name} must be >= 0, got {v!r}")
+        raise _minpack_refuses(f"{caller}: {name} must be >= 0, got {v!r}")
     return v
 
 
@@ -141,7 +143,7 @@ def _check_options(caller, ftol, xtol, gtol, factor, maxfev, epsfcn):
     if factor != factor:
         raise ImproperInputError(f"{caller}: factor must be positive, got nan")
     if factor <= 0.0:
-        raise _MinpackImproperInput(f"{caller}: factor must be positive, got {factor!r}")
+        raise _minpack_refuses(f"{caller}: factor must be positive, got {factor!r}")
     try:
         maxfev = operator.index(maxfev)
     except TypeError as exc:
@@ -170,8 +172,8 @@ def _check_diag(diag, n, caller="leastsq"):
         raise ImproperInputError(f"{caller}: diag must hold finite scale factors, got "
                                  f"{np.array2string(scale, threshold=10)}")
     if not (scale > 0).all():
-        raise _MinpackImproperInput(f"{caller}: diag must hold positive scale factors, "
-                                    f"got {np.array2string(scale, threshold=10)}")
+        raise _minpack_refuses(f"{caller}: diag must hold positive scale factors, "
+                               f"got {np.array2string(scale, threshold=10)}")
     return 2, scale
 
 
@@ -428,9 +430,9 @@ def _leastsq(func, x0, args, Dfun, full_output, col_deriv, ftol, xtol, gtol, max
         ftol, xtol, gtol, factor, maxfev, epsfcn = _check_options(
             "leastsq", ftol, xtol, gtol, factor, maxfev, epsfcn)
         mode, scale = _check_diag(diag, n)
-    except _MinpackImproperInput:
+    except ImproperInputError as exc:
         # SciPy returns ier = 0 here with full_output, and raises without.
-        if full_output and not compiled:
+        if getattr(exc, "minpack_info_0", False) and full_output and not compiled:
             return _improper_input(func, x, args, Dfun is not None)
         raise
 
