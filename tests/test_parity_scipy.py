@@ -17,8 +17,8 @@ Two kinds of run differ, each listed below with its reason and checked for it:
   proper fit. Past the last column SciPy reads outside its array, so the
   helpers zero that heap slack before SciPy allocates fjac
   (``parity.zero_heap_past_arrays``); otherwise leftovers of earlier tests
-  change SciPy's result from run to run. With a SciPy that computes MINPACK's norm, these runs must
-  match without the emulation.
+  change SciPy's result from run to run. With a SciPy that computes
+  MINPACK's norm, these runs must match without the emulation.
 - ``NONFINITE_TRIAL_RUNS``: a trial point makes the residuals NaN. SciPy
   takes a NaN step differently from an infinite one; lmfit_core rejects it as
   an infinitely bad step. The test checks that a non-finite evaluation does
