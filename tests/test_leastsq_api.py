@@ -407,7 +407,8 @@ def test_input_minpack_refuses_is_scipys_ier_0_with_full_output(kwargs, with_dfu
     got = leastsq(f, x0, Dfun=dfun, full_output=True, **kwargs)
     assert got[4] == ref[4] == 0
     assert got[3] == ref[3] == "Improper input parameters."
-    assert_array_equal(got[0], x0) and got[0] is not x0
+    assert_array_equal(got[0], x0)
+    assert got[0] is not x0
     assert got[1] is None and ref[1] is None
     assert list(got[2]) == list(ref[2])
     assert_array_equal(got[2]["fvec"], ref[2]["fvec"])
