@@ -233,22 +233,18 @@ cdef void qrfac(intp_t m, intp_t n, double* a, intp_t lda, bint pivot, int* ipvt
                 width += 1
                 pending_b = False
             column_dots(m, j, aj, cols, width, sums)
-            for kk in range(width):
-                sums[kk] = sums[kk] / aj[j]
-            if offbyone:
-                # SciPy's recomputation reads the next column, so its order
-                # matters: column by column, as SciPy goes.
-                for kk in range(width):
-                    lmfit_sub_scaled(m - j, sums[kk], aj + j, cols[kk] + j)
-                    if ks[kk] >= 0 and pivot and rdiag[ks[kk]] != 0.0:
-                        downdate_norm(m, n, j, ks[kk], cols[kk], rdiag, wa, True)
-                continue
             # The columns are independent: all their updates, then all the
             # downdates, so that the latencies of one column's divisions and
-            # square root overlap the next column's.
+            # square root overlap the next column's. SciPy's recomputation
+            # (offbyone) reads the next column, so there each column is
+            # downdated right after its update, as SciPy goes.
+            for kk in range(width):
+                sums[kk] = sums[kk] / aj[j]
             for kk in range(width):
                 lmfit_sub_scaled(m - j, sums[kk], aj + j, cols[kk] + j)
-            if pivot:
+                if offbyone and ks[kk] >= 0 and pivot and rdiag[ks[kk]] != 0.0:
+                    downdate_norm(m, n, j, ks[kk], cols[kk], rdiag, wa, True)
+            if pivot and not offbyone:
                 for kk in range(width):
                     if ks[kk] >= 0 and rdiag[ks[kk]] != 0.0:
                         downdate_norm(m, n, j, ks[kk], cols[kk], rdiag, wa, False)
