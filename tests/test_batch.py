@@ -16,7 +16,6 @@ reports and clean stops, and errors.
 import ctypes
 import sys
 import warnings
-from concurrent.futures import CancelledError
 
 import numpy as np
 import pytest
@@ -548,8 +547,6 @@ def test_compiled_callback_stop_ends_only_its_fit():
     assert_same_results(res, full, others, others)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a fit whose compiled callback refuses "
-                   "x0 reports fnorm 0.0 (never evaluated), not NaN")
 def test_compiled_fit_refused_at_x0_has_no_fnorm():
     problem = _problems.get_problem("rosenbrock_n2_m2")
     X0 = np.array([problem.x0(1)] * 2)
@@ -640,18 +637,45 @@ def test_progress_reports_of_a_threaded_compiled_batch():
     assert reports == sorted(reports) and reports[-1] == 256
 
 
-@pytest.mark.xfail(strict=True, raises=CancelledError,
-                   reason="BUG: stopping a multi-threaded compiled batch raises "
-                   "CancelledError (cancelled futures go back to wait())")
-def test_progress_false_stops_a_threaded_compiled_batch_cleanly():
-    data, f, j, X0 = curve_set(256, 10)
-    full = leastsq_batch(f, X0, args=(data.m,), threads=2, chunk_size=1)
-    res = leastsq_batch(f, X0, args=(data.m,), threads=2, chunk_size=1,
-                        progress=lambda done, total: False)
-    assert res.stopped
+@pytest.fixture(scope="module")
+def long_threaded_batch():
+    # Long enough (about 0.1 s on two threads) that the first progress report,
+    # due after 5 ms, comes while most fits have not started.
+    data, f, j, X0 = curve_set(8000, 10)
+    full = leastsq_batch(f, X0, args=(data.m,), threads=2)
+    return data, f, X0, full
+
+
+def test_progress_false_stops_a_threaded_compiled_batch_cleanly(long_threaded_batch):
+    data, f, X0, full = long_threaded_batch
+    reports = []
+
+    def stop(done, total):
+        reports.append(done)
+        return False
+    res = leastsq_batch(f, X0, args=(data.m,), threads=2, chunk_size=8, progress=stop)
+    assert res.stopped and len(reports) == 1
     unfinished = res.ier == IER_NOT_FINISHED
-    assert unfinished.any()
+    # The fits the threads had taken when the stop came finish, no others start.
+    assert 0 < (~unfinished).sum() < 8000 and (~unfinished).sum() >= reports[0]
     assert_same_results(res, full, ~unfinished, ~unfinished)
+    assert_array_equal(res.x[unfinished], X0[unfinished])
+    assert np.isnan(res.fnorm[unfinished]).all()
+    assert (res.nfev[unfinished] == 0).all()
+
+
+def test_an_error_in_the_progress_callback_of_a_threaded_batch_propagates(
+        long_threaded_batch):
+    data, f, X0, full = long_threaded_batch
+    x0 = X0.copy()
+
+    def fail(done, total):
+        raise KeyError("progress callback failed")
+    with pytest.raises(KeyError, match="progress callback failed"):
+        leastsq_batch(f, X0, args=(data.m,), threads=2, progress=fail)
+    assert_array_equal(X0, x0)
+    # The threads were joined: the next batch runs alone and in full.
+    assert_same_results(leastsq_batch(f, X0, args=(data.m,), threads=2), full)
 
 
 @pytest.mark.parametrize("engine", ["python", "compiled"])

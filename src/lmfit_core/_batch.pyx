@@ -7,8 +7,8 @@ requests of all fits, finite-difference points included, go to the model in
 one call (``func``) and one Jacobian call (``Dfun``). The number of Python
 calls per round does not depend on K.
 
-``fit_compiled_range`` runs fits ``k0 <= k < k1`` of a compiled model one after
-the other without the GIL; the Python layer hands ranges to threads.
+``CompiledBatch`` holds the fits of a compiled model; threads take them a chunk
+at a time from a shared counter and run each fit without the GIL.
 
 Every fit runs the same engine as ``leastsq``, in the same order, so each
 problem's result is what ``leastsq`` returns for it alone.
@@ -270,55 +270,169 @@ cdef int run_one(batch_func_t func, void* func_data, batch_jac_t jac, void* jac_
             lm_stop(s, rc)
 
 
-def fit_compiled_range(size_t func_addr, size_t func_data, size_t jac_addr,
-                       size_t jac_data, Py_ssize_t k0, Py_ssize_t k1, Py_ssize_t m,
-                       double[:, ::1] x, const double[:, ::1] diag, int mode,
-                       int[::1] ier, Py_ssize_t[::1] nfev, Py_ssize_t[::1] njev,
-                       double[::1] fnorm, cov, double ftol, double xtol, double gtol,
-                       Py_ssize_t maxfev, double epsfcn, double factor):
-    """Fit problems ``k0 <= k < k1`` with compiled callbacks, without the GIL.
+cdef extern from "_atomic.h" nogil:
+    intp_t lmfit_fetch_add(intp_t* p, intp_t v)
+    intp_t lmfit_load(intp_t* p)
+    void lmfit_store(intp_t* p, intp_t v)
 
-    `x` (K, n) holds the start points and receives the solutions; `ier`,
-    `nfev`, `njev`, `fnorm` (K,) and, unless None, `cov` (K, n, n) receive the
-    results. `diag` (K, n) is read when `mode` is 2. The callbacks take the
-    problem index first (``BATCH_FUNC_SIGNATURE``, ``BATCH_JAC_SIGNATURE``);
-    `func_data` and `jac_data` are their user-data pointers. Each call
-    allocates its own workspace, so calls for disjoint ranges may run in
-    different threads at once.
+
+cdef class CompiledBatch:
+    """The fits of a batch with compiled callbacks, for any number of threads.
+
+    Each thread that calls :meth:`run` takes the next `chunk` unstarted fits
+    (an atomic counter), fits them without the GIL and comes back for more,
+    so threads stay busy until the last chunk whatever their speed, and none
+    holds the GIL between chunks. The results go straight into the arrays
+    given here; rows of different fits are written by one thread each.
+
+    Parameters
+    ----------
+    func_addr, func_data, jac_addr, jac_data : int
+        Addresses of the callbacks (``BATCH_FUNC_SIGNATURE``,
+        ``BATCH_JAC_SIGNATURE``; `jac_addr` 0 for finite differences) and of
+        their user data.
+    m : int
+        Residuals per problem.
+    x : ndarray of float64, shape (K, n), C order
+        Start points; row k receives fit k's solution.
+    diag : ndarray of float64, shape (K, n), C order
+        Scale factors, read when `mode` is 2.
+    mode, ftol, xtol, gtol, maxfev, epsfcn, factor :
+        The engine's options (already checked).
+    ier, nfev, njev, fnorm : ndarrays of shape (K,) (intc, intp, intp, float64)
+        Receive each fit's results.
+    cov : ndarray of float64, shape (K, n, n), C order, or None
+        Receives ``cov_x`` when given.
+    chunk : int
+        Fits a thread takes at a time (>= 1).
     """
-    cdef intp_t n = x.shape[1], k, ws = lm_work_size(m, n)
-    cdef bint analytic = jac_addr != 0, want_cov = cov is not None
-    cdef double* covp = NULL
-    if want_cov:
-        covp = <double*>cnp.PyArray_DATA(cov)
-    # One block: fvec (m), fjac (m n), scale (n), qtf (n), fd point (n),
-    # ipvt (n ints), inverse for cov_x (n n), engine work.
-    cdef double* buf = <double*>malloc((m + m * n + 3 * n + n * n + ws) * sizeof(double)
-                                       + n * sizeof(int))
-    if buf == NULL:
-        raise MemoryError("leastsq_batch: could not allocate the work arrays")
-    cdef double* fvec = buf
-    cdef double* fjac = fvec + m
-    cdef double* scale = fjac + m * n
-    cdef double* qtf = scale + n
-    cdef double* xp = qtf + n
-    cdef double* inv = xp + n
-    cdef double* work = inv + n * n
-    cdef int* ipvt = <int*>(work + ws)
-    cdef lm_state_t s
-    cdef batch_func_t func = <batch_func_t>func_addr
-    cdef batch_jac_t jac = <batch_jac_t>jac_addr
-    with nogil:
+    cdef batch_func_t func
+    cdef batch_jac_t jac
+    cdef void* func_data
+    cdef void* jac_data
+    cdef intp_t m, n, K, chunk, maxfev
+    cdef int mode
+    cdef double ftol, xtol, gtol, epsfcn, factor
+    cdef double* x
+    cdef const double* diag
+    cdef int* ier
+    cdef intp_t* nfev
+    cdef intp_t* njev
+    cdef double* fnorm
+    cdef double* cov
+    cdef object arrays          # keeps the result arrays alive
+    # Touched by several threads at once, through _atomic.h only.
+    cdef intp_t taken, finished, stopping
+
+    def __cinit__(self, size_t func_addr, size_t func_data, size_t jac_addr,
+                  size_t jac_data, Py_ssize_t m, double[:, ::1] x,
+                  const double[:, ::1] diag, int mode, int[::1] ier,
+                  Py_ssize_t[::1] nfev, Py_ssize_t[::1] njev, double[::1] fnorm,
+                  cov, double ftol, double xtol, double gtol, Py_ssize_t maxfev,
+                  double epsfcn, double factor, Py_ssize_t chunk):
+        cdef intp_t K = x.shape[0], n = x.shape[1]
+        cdef double[:, :, ::1] cov_v
+        if func_addr == 0:
+            raise ValueError("CompiledBatch: func_addr must not be 0")
+        if chunk < 1:
+            raise ValueError(f"CompiledBatch: chunk must be >= 1, got {chunk}")
+        if (diag.shape[0] != K or diag.shape[1] != n or ier.shape[0] != K
+                or nfev.shape[0] != K or njev.shape[0] != K or fnorm.shape[0] != K):
+            raise ValueError("CompiledBatch: diag and the result arrays must have one "
+                             "row per start point")
+        self.cov = NULL
+        if cov is not None:
+            cov_v = cov
+            if cov_v.shape[0] != K or cov_v.shape[1] != n or cov_v.shape[2] != n:
+                raise ValueError("CompiledBatch: cov must have shape (K, n, n)")
+            if K > 0 and n > 0:
+                self.cov = &cov_v[0, 0, 0]
+        self.func = <batch_func_t>func_addr
+        self.jac = <batch_jac_t>jac_addr
+        self.func_data = <void*>func_data
+        self.jac_data = <void*>jac_data
+        self.m, self.n, self.K, self.chunk, self.maxfev = m, n, K, chunk, maxfev
+        self.mode = mode
+        self.ftol, self.xtol, self.gtol = ftol, xtol, gtol
+        self.epsfcn, self.factor = epsfcn, factor
+        if K > 0 and n > 0:
+            self.x = &x[0, 0]
+            self.diag = &diag[0, 0]
+            self.ier = &ier[0]
+            self.nfev = &nfev[0]
+            self.njev = &njev[0]
+            self.fnorm = &fnorm[0]
+        self.arrays = (x, diag, ier, nfev, njev, fnorm, cov)
+        self.taken = self.finished = self.stopping = 0
+
+    @property
+    def done(self):
+        """Fits finished so far, by all threads."""
+        return lmfit_load(&self.finished)
+
+    def stop(self):
+        """Let no thread start another chunk (those running finish theirs)."""
+        lmfit_store(&self.stopping, 1)
+
+    def run(self, Py_ssize_t most=-1):
+        """Fit chunks until none is left or the batch is stopped.
+
+        Parameters
+        ----------
+        most : int, optional
+            If >= 0, return once this call has fitted at least `most` fits
+            (whole chunks; 0 fits none).
+
+        Returns
+        -------
+        int
+            The number of fits this call finished.
+        """
+        cdef intp_t m = self.m, n = self.n, ws = lm_work_size(m, n)
+        cdef intp_t k0, k1, count = 0
+        if self.K == 0 or n == 0:
+            return 0
+        # One block per call: fvec (m), fjac (m n), scale (n), qtf (n), fd
+        # point (n), inverse for cov_x (n n), engine work, ipvt (n ints).
+        cdef double* buf = <double*>malloc((m + m * n + 3 * n + n * n + ws) * sizeof(double)
+                                           + n * sizeof(int))
+        if buf == NULL:
+            raise MemoryError("leastsq_batch: could not allocate the work arrays")
+        with nogil:
+            while most < 0 or count < most:
+                if lmfit_load(&self.stopping):
+                    break
+                k0 = lmfit_fetch_add(&self.taken, self.chunk)
+                if k0 >= self.K:
+                    break
+                k1 = k0 + self.chunk if self.K - k0 > self.chunk else self.K
+                self.fit_range(k0, k1, buf)
+                lmfit_fetch_add(&self.finished, k1 - k0)
+                count += k1 - k0
+        free(buf)
+        return count
+
+    cdef void fit_range(self, intp_t k0, intp_t k1, double* buf) noexcept nogil:
+        cdef intp_t k, m = self.m, n = self.n, ws = lm_work_size(m, n)
+        cdef double* fvec = buf
+        cdef double* fjac = fvec + m
+        cdef double* scale = fjac + m * n
+        cdef double* qtf = scale + n
+        cdef double* xp = qtf + n
+        cdef double* inv = xp + n
+        cdef double* work = inv + n * n
+        cdef int* ipvt = <int*>(work + ws)
+        cdef lm_state_t s
         for k in range(k0, k1):
-            if mode == 2:
-                memcpy(scale, &diag[k, 0], n * sizeof(double))
-            lm_init(&s, m, n, &x[k, 0], fvec, fjac, m, scale, mode, ipvt, qtf, work,
-                    ftol, xtol, gtol, maxfev, epsfcn, factor, analytic, False)
-            run_one(func, <void*>func_data, jac, <void*>jac_data, k, &s, xp)
-            ier[k] = ier_of(&s)
-            nfev[k] = s.nfev
-            njev[k] = s.njev
-            fnorm[k] = s.fnorm
-            if want_cov:
-                cov_of(&s, ier[k], inv, covp + k * n * n)
-    free(buf)
+            if self.mode == 2:
+                memcpy(scale, self.diag + k * n, n * sizeof(double))
+            lm_init(&s, m, n, self.x + k * n, fvec, fjac, m, scale, self.mode, ipvt, qtf,
+                    work, self.ftol, self.xtol, self.gtol, self.maxfev, self.epsfcn,
+                    self.factor, self.jac != NULL, False)
+            run_one(self.func, self.func_data, self.jac, self.jac_data, k, &s, xp)
+            self.ier[k] = ier_of(&s)
+            self.nfev[k] = s.nfev
+            self.njev[k] = s.njev
+            self.fnorm[k] = s.fnorm
+            if self.cov != NULL:
+                cov_of(&s, self.ier[k], inv, self.cov + k * n * n)

@@ -19,7 +19,7 @@ Everything lives in the struct, so the engine is reentrant, holds no Python
 object and allocates nothing. Between two requests the arithmetic is MINPACK's,
 in MINPACK's order, so a fit takes the iterates of SciPy's ``leastsq``.
 """
-from libc.math cimport fabs, fmax, fmin, isfinite, sqrt, INFINITY
+from libc.math cimport fabs, fmax, fmin, isfinite, sqrt, INFINITY, NAN
 from libc.string cimport memcpy, memset
 
 from lmfit_core._enorm cimport enorm
@@ -107,7 +107,10 @@ cdef int lm_init(lm_state_t* s, intp_t m, intp_t n, double* x, double* fvec,
     s.jac_cs = ldfjac
     s.x_req = x
     s.f_req = fvec
-    s.fnorm = s.fnorm1 = s.par = s.delta = s.xnorm = s.gnorm = 0.0
+    # NaN until the residuals at x0 are in: a fit stopped by its first call
+    # reports no norm rather than a zero one.
+    s.fnorm = NAN
+    s.fnorm1 = s.par = s.delta = s.xnorm = s.gnorm = 0.0
     s.pnorm = s.actred = s.prered = s.ratio = 0.0
     s.iter = 0
     s.nfev = 0

@@ -8,12 +8,12 @@ another without the GIL, in parallel across threads.
 import operator
 import os
 import sys
-from concurrent.futures import ThreadPoolExecutor, wait, FIRST_COMPLETED
+from concurrent.futures import ThreadPoolExecutor, wait
 
 import numpy as np
 
 from lmfit_core._batch import (IER_NONFINITE_F0, IER_NONFINITE_JAC, IER_NOT_FINISHED,
-                               Lockstep, fit_compiled_range)
+                               CompiledBatch, Lockstep)
 from lmfit_core._leastsq import (_EPS, LEASTSQ_SUCCESS, ImproperInputError,
                                  _check_callbacks, _check_options,
                                  _compiled_residual_count, _message)
@@ -49,7 +49,8 @@ class BatchResult:
         Calls of ``func`` and of ``Dfun`` for each problem, counted as
         ``leastsq`` counts them (rows of a vectorised call, each a call).
     fnorm : ndarray, shape (K,)
-        Euclidean norm of the residuals at `x`.
+        Euclidean norm of the residuals at `x`; NaN where they were never
+        evaluated (a batch stopped first, or a callback refusing `x0`).
     cov_x : ndarray, shape (K, n, n), or None
         With ``cov=True``: ``leastsq``'s ``cov_x`` for each problem, NaN where
         ``leastsq`` gives None (the fit failed or ``R`` is singular).
@@ -93,10 +94,14 @@ class BatchResult:
                 f"{', stopped' if self.stopped else ''}>")
 
 
+def _no_progress(done):
+    return True
+
+
 def _progress_reporter(progress, total):
     """(update(done) -> keep going, close()) for the `progress` argument."""
     if progress is None or progress is False:
-        return (lambda done: True), (lambda: None)
+        return _no_progress, (lambda: None)
     if callable(progress):
         def update(done):
             return progress(done, total) is not False
@@ -231,8 +236,10 @@ def leastsq_batch(func, x0, args=(), Dfun=None, *, col_deriv=False, ftol=1.49012
         small batches use fewer, one per 32 problems at most). Ignored for a
         Python model.
     chunk_size : int, optional
-        Problems per task handed to a thread, for a compiled model (default:
-        enough tasks for a smooth progress bar and balanced threads).
+        Problems a thread takes at a time from the shared queue of a compiled
+        model's fits (default: at most 256, small enough for balanced threads
+        and a smooth progress bar). With one thread, progress is reported
+        after each chunk; with several, every few milliseconds.
 
     Returns
     -------
@@ -375,7 +382,9 @@ def _run_compiled(func, Dfun, x, args, scale, mode, ftol, xtol, gtol, maxfev, ep
     # Starting threads costs about as much as a few dozen small fits.
     threads = min(threads, max(1, K // 32))
     if chunk_size is None:
-        chunk_size = max(1, min(4096, -(-K // (16 * threads))))
+        # Small enough to keep the threads busy to the end and the progress
+        # reports frequent; large enough that taking one costs nothing.
+        chunk_size = max(1, min(256, K // (32 * threads)))
     chunk_size = operator.index(chunk_size)
     if chunk_size < 1:
         raise ImproperInputError(f"leastsq_batch: chunk_size must be >= 1, got "
@@ -385,35 +394,58 @@ def _run_compiled(func, Dfun, x, args, scale, mode, ftol, xtol, gtol, maxfev, ep
     njev = np.zeros(K, dtype=np.intp)
     fnorm = np.full(K, np.nan)
     cov_x = np.full((K, n, n), np.nan) if cov else None
-    ranges = [(k, min(k + chunk_size, K)) for k in range(0, K, chunk_size)]
-
-    def run(r):
-        fit_compiled_range(func_addr, func_data, jac_addr, jac_data, r[0], r[1], m, x,
-                           scale, mode, ier, nfev, njev, fnorm, cov_x, ftol, xtol, gtol,
-                           maxfev, epsfcn, factor)
-        return r[1] - r[0]
-
+    batch = CompiledBatch(func_addr, func_data, jac_addr, jac_data, m, x, scale, mode,
+                          ier, nfev, njev, fnorm, cov_x, ftol, xtol, gtol, maxfev,
+                          epsfcn, factor, chunk_size)
+    reporting = update is not _no_progress
     stopped = False
-    done = 0
-    if threads == 1:
-        for r in ranges:
-            done += run(r)
+    if threads == 1 and not reporting:
+        batch.run()
+    elif threads == 1:
+        done = 0
+        while done < K:
+            done += batch.run(chunk_size)
             if not update(done):
                 stopped = True
                 break
     else:
-        with ThreadPoolExecutor(max_workers=threads) as pool:
-            pending = {pool.submit(run, r) for r in ranges}
-            try:
-                while pending:
-                    finished, pending = wait(pending, return_when=FIRST_COMPLETED)
-                    for fut in finished:
-                        done += fut.result()
-                    if not stopped and not update(done):
-                        stopped = True
-                        for fut in pending:
-                            fut.cancel()
-            finally:
-                for fut in pending:
-                    fut.cancel()
+        stopped = _run_threads(batch, threads, update if reporting else None)
     return BatchResult(x, ier, nfev, njev, fnorm, cov_x, stopped, options)
+
+
+# How often the thread running a threaded compiled batch reports progress (s).
+_PROGRESS_INTERVAL = 0.005
+
+
+def _run_threads(batch, threads, update):
+    """Run `batch` on `threads` threads; returns whether `update` stopped it.
+
+    The calling thread only waits (and, with `update`, reports the count of
+    finished fits every _PROGRESS_INTERVAL seconds): it takes no fits, so
+    the GIL it needs now and then is free when it wants it. If reporting
+    raises (KeyboardInterrupt, or a progress callback's error), the fits
+    being run finish, no others start, and the error propagates.
+    """
+    stopped = False
+    reported = 0
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        running = [pool.submit(batch.run) for _ in range(threads)]
+        try:
+            while True:
+                _, pending = wait(running, timeout=None if update is None
+                                  else _PROGRESS_INTERVAL)
+                if update is not None and not stopped:
+                    done = batch.done
+                    if done != reported:
+                        reported = done
+                        if not update(done):
+                            stopped = True
+                            batch.stop()
+                if not pending:
+                    break
+        except BaseException:
+            batch.stop()
+            raise
+    for fut in running:
+        fut.result()            # a worker's MemoryError
+    return stopped

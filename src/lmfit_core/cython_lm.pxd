@@ -36,7 +36,7 @@ ctypedef struct lm_result_t:
     int info              # MINPACK's info (leastsq's ier); see LM_INFO_* and above
     Py_ssize_t nfev       # calls of func
     Py_ssize_t njev       # calls of jac (0 for lmdif)
-    double fnorm          # ||fvec|| at the returned x
+    double fnorm          # ||fvec|| at the returned x (NaN if never evaluated)
     Py_ssize_t bad_column # with LM_INFO_NONFINITE_JAC: the column (parameter), else -1
 
 # Length (in doubles) of the `work` array of lmdif/lmder for m residuals and n

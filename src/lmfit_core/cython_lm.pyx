@@ -5,6 +5,7 @@ requests by calling C function pointers, all without the GIL. ``leastsq``
 uses the same driver for compiled callbacks (``scipy.LowLevelCallable``,
 ctypes function pointers, numba ``cfunc``).
 """
+from libc.math cimport NAN
 from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy
 
@@ -42,7 +43,7 @@ cdef int fit(lm_func_t func, lm_jac_t jac, void* udata, Py_ssize_t m, Py_ssize_t
     if result != NULL:
         result.info = 0
         result.nfev = result.njev = 0
-        result.fnorm = 0.0
+        result.fnorm = NAN
         result.bad_column = -1
     if n <= 0 or m < n or func == NULL:
         return 0
