@@ -207,41 +207,62 @@ cdef int gauss_batch_jacobian(Py_ssize_t k, Py_ssize_t m, Py_ssize_t n, const do
     return 0
 
 
+cdef inline void gauss2d_factors(const double* p, double* gx, double* gy) noexcept nogil:
+    # The spot is separable, exp(s (dx^2 + dy^2)) = exp(s dx^2) exp(s dy^2):
+    # five factors along x and five along y, ten exponentials instead of 25.
+    cdef double x0 = p[1], y0 = p[2], w = p[3], d
+    cdef double s = -0.5 / (w * w)
+    cdef int c
+    for c in range(5):
+        d = <double>c - x0
+        gx[c] = exp(s * (d * d))
+        d = <double>c - y0
+        gy[c] = exp(s * (d * d))
+
+
 cdef inline void gauss2d_eval(Py_ssize_t m, const double* z, const double* p,
                                double* fvec) noexcept nogil:
     # p = (amplitude, x centre, y centre, width, background) on the pixel grid
     # x = i % 5, y = i // 5 of a 5 x 5 spot (m = 25): Gpufit's GAUSS_2D.
-    cdef double a = p[0], x0 = p[1], y0 = p[2], w = p[3], b = p[4], dx, dy
-    cdef double s = -0.5 / (w * w)
-    cdef Py_ssize_t i
-    for i in range(m):
-        dx = <double>(i % 5) - x0
-        dy = <double>(i // 5) - y0
-        fvec[i] = a * exp(s * (dx * dx + dy * dy)) + b - z[i]
+    cdef double a = p[0], b = p[4], ay
+    cdef double gx[5]
+    cdef double gy[5]
+    cdef int r, c, i
+    gauss2d_factors(p, gx, gy)
+    for r in range(5):
+        ay = a * gy[r]
+        for c in range(5):
+            i = 5 * r + c
+            fvec[i] = ay * gx[c] + b - z[i]
 
 
 cdef int gauss2d_batch_residuals(Py_ssize_t k, Py_ssize_t m, Py_ssize_t n, const double* p,
                                  double* fvec, void* udata) noexcept nogil:
-    # The 2-D Gaussian spot against spot k of a curve_set_t.
+    # The 2-D Gaussian spot against spot k of a curve_set_t (m = 25).
     gauss2d_eval(m, (<const curve_set_t*>udata).y + k * m, p, fvec)
     return 0
 
 
 cdef int gauss2d_batch_jacobian(Py_ssize_t k, Py_ssize_t m, Py_ssize_t n, const double* p,
                                 double* fjac, Py_ssize_t ldfjac, void* udata) noexcept nogil:
-    cdef double a = p[0], x0 = p[1], y0 = p[2], w = p[3], dx, dy, g, r2
-    cdef double s = -0.5 / (w * w), w2 = 1.0 / (w * w)
-    cdef Py_ssize_t i
-    for i in range(m):
-        dx = <double>(i % 5) - x0
-        dy = <double>(i // 5) - y0
-        r2 = dx * dx + dy * dy
-        g = exp(s * r2)
-        fjac[i] = g
-        fjac[i + ldfjac] = a * g * dx * w2
-        fjac[i + 2 * ldfjac] = a * g * dy * w2
-        fjac[i + 3 * ldfjac] = a * g * r2 * w2 / w
-        fjac[i + 4 * ldfjac] = 1.0
+    cdef double a = p[0], x0 = p[1], y0 = p[2], w = p[3], dx, dy, g, ag
+    cdef double w2 = 1.0 / (w * w)
+    cdef double gx[5]
+    cdef double gy[5]
+    cdef int r, c, i
+    gauss2d_factors(p, gx, gy)
+    for r in range(5):
+        dy = <double>r - y0
+        for c in range(5):
+            i = 5 * r + c
+            dx = <double>c - x0
+            g = gy[r] * gx[c]
+            ag = a * g * w2
+            fjac[i] = g
+            fjac[i + ldfjac] = ag * dx
+            fjac[i + 2 * ldfjac] = ag * dy
+            fjac[i + 3 * ldfjac] = ag * (dx * dx + dy * dy) / w
+            fjac[i + 4 * ldfjac] = 1.0
     return 0
 
 
