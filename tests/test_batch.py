@@ -14,6 +14,7 @@ then the independence of the problems, the number of Python calls, progress
 reports and clean stops, and errors.
 """
 import ctypes
+import os
 import sys
 import warnings
 
@@ -963,3 +964,29 @@ def test_rows_of_a_problem_come_together_with_its_index():
     # The first difference round: n rows per problem, together.
     assert log[1][0] == 12
     assert log[1][1].tolist() == [0, 0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 3]
+
+
+def _threaded_batch_in_child(queue):
+    data, f, j, X0 = curve_set(64, 12)
+    queue.put(leastsq_batch(f, X0, args=(data.m,), Dfun=j, threads=2).x)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork (POSIX)")
+def test_threaded_batches_run_in_a_forked_child():
+    # The batch threads are started once per process; a child made by fork
+    # has none of them and must start its own rather than wait for them.
+    import multiprocessing
+    data, f, j, X0 = curve_set(64, 12)
+    ref = leastsq_batch(f, X0, args=(data.m,), Dfun=j, threads=2)   # parent's pool
+    ctx = multiprocessing.get_context("fork")
+    queue = ctx.Queue()
+    child = ctx.Process(target=_threaded_batch_in_child, args=(queue,))
+    child.start()
+    try:
+        x = queue.get(timeout=60)
+    finally:
+        child.join(timeout=60)
+        if child.is_alive():
+            child.kill()
+    assert child.exitcode == 0
+    assert_array_equal(x, ref.x)

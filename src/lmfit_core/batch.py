@@ -8,6 +8,7 @@ another without the GIL, in parallel across threads.
 import operator
 import os
 import sys
+import threading
 from concurrent.futures import ThreadPoolExecutor, wait
 
 import numpy as np
@@ -237,7 +238,7 @@ def leastsq_batch(func, x0, args=(), Dfun=None, *, col_deriv=False, ftol=1.49012
         Python model.
     chunk_size : int, optional
         Problems a thread takes at a time from the shared queue of a compiled
-        model's fits (default: at most 256, small enough for balanced threads
+        model's fits (default: at most 32, small enough for balanced threads
         and a smooth progress bar). With one thread, progress is reported
         after each chunk; with several, every few milliseconds.
 
@@ -384,7 +385,7 @@ def _run_compiled(func, Dfun, x, args, scale, mode, ftol, xtol, gtol, maxfev, ep
     if chunk_size is None:
         # Small enough to keep the threads busy to the end and the progress
         # reports frequent; large enough that taking one costs nothing.
-        chunk_size = max(1, min(256, K // (32 * threads)))
+        chunk_size = max(1, min(32, K // (16 * threads)))
     chunk_size = operator.index(chunk_size)
     if chunk_size < 1:
         raise ImproperInputError(f"leastsq_batch: chunk_size must be >= 1, got "
@@ -416,6 +417,35 @@ def _run_compiled(func, Dfun, x, args, scale, mode, ftol, xtol, gtol, maxfev, ep
 # How often the thread running a threaded compiled batch reports progress (s).
 _PROGRESS_INTERVAL = 0.005
 
+# The worker threads of threaded compiled batches, started once per process
+# (starting and joining two threads costs about 0.25 ms, a few percent of a
+# batch of 10,000 small fits). A child made by fork has no such threads.
+_pool = None
+_pool_size = 0
+_pool_lock = threading.Lock()
+
+
+def _forget_pool():
+    global _pool, _pool_size, _pool_lock
+    _pool, _pool_size, _pool_lock = None, 0, threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool)
+
+
+def _thread_pool(threads):
+    """The process's pool of batch threads, with at least `threads` workers."""
+    global _pool, _pool_size
+    with _pool_lock:
+        if _pool_size < threads:
+            if _pool is not None:
+                _pool.shutdown(wait=False)   # its idle threads exit
+            _pool = ThreadPoolExecutor(max_workers=threads,
+                                       thread_name_prefix="lmfit_core-batch")
+            _pool_size = threads
+        return _pool
+
 
 def _run_threads(batch, threads, update):
     """Run `batch` on `threads` threads; returns whether `update` stopped it.
@@ -428,24 +458,25 @@ def _run_threads(batch, threads, update):
     """
     stopped = False
     reported = 0
-    with ThreadPoolExecutor(max_workers=threads) as pool:
-        running = [pool.submit(batch.run) for _ in range(threads)]
-        try:
-            while True:
-                _, pending = wait(running, timeout=None if update is None
-                                  else _PROGRESS_INTERVAL)
-                if update is not None and not stopped:
-                    done = batch.done
-                    if done != reported:
-                        reported = done
-                        if not update(done):
-                            stopped = True
-                            batch.stop()
-                if not pending:
-                    break
-        except BaseException:
-            batch.stop()
-            raise
+    pool = _thread_pool(threads)
+    running = [pool.submit(batch.run) for _ in range(threads)]
+    try:
+        while True:
+            _, pending = wait(running, timeout=None if update is None
+                              else _PROGRESS_INTERVAL)
+            if update is not None and not stopped:
+                done = batch.done
+                if done != reported:
+                    reported = done
+                    if not update(done):
+                        stopped = True
+                        batch.stop()
+            if not pending:
+                break
+    except BaseException:
+        batch.stop()
+        wait(running)
+        raise
     for fut in running:
         fut.result()            # a worker's MemoryError
     return stopped
