@@ -405,7 +405,10 @@ def _run_compiled(func, Dfun, x, args, scale, mode, ftol, xtol, gtol, maxfev, ep
     elif threads == 1:
         done = 0
         while done < K:
-            done += batch.run(chunk_size)
+            count = batch.run(chunk_size)
+            if count == 0:      # pragma: no cover - every fit is taken
+                break
+            done += count
             if not update(done):
                 stopped = True
                 break
