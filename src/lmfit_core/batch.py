@@ -437,8 +437,13 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_forget_pool)
 
 
-def _thread_pool(threads):
-    """The process's pool of batch threads, with at least `threads` workers."""
+def _start_on_threads(fn, threads):
+    """Futures of `threads` calls of `fn` on the process's batch threads.
+
+    The pool grows to `threads` workers if it has fewer. Submitting under the
+    lock keeps another thread from shutting the pool down in between (a pool
+    that is replaced finishes what it was given).
+    """
     global _pool, _pool_size
     with _pool_lock:
         if _pool_size < threads:
@@ -447,7 +452,7 @@ def _thread_pool(threads):
             _pool = ThreadPoolExecutor(max_workers=threads,
                                        thread_name_prefix="lmfit_core-batch")
             _pool_size = threads
-        return _pool
+        return [_pool.submit(fn) for _ in range(threads)]
 
 
 def _run_threads(batch, threads, update):
@@ -461,8 +466,7 @@ def _run_threads(batch, threads, update):
     """
     stopped = False
     reported = 0
-    pool = _thread_pool(threads)
-    running = [pool.submit(batch.run) for _ in range(threads)]
+    running = _start_on_threads(batch.run, threads)
     try:
         while True:
             _, pending = wait(running, timeout=None if update is None
