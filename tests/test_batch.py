@@ -640,9 +640,9 @@ def test_progress_reports_of_a_threaded_compiled_batch():
 
 @pytest.fixture(scope="module")
 def long_threaded_batch():
-    # Long enough (about 0.1 s on two threads) that the first progress report,
+    # Long enough (about 0.2 s on two threads) that the first progress report,
     # due after 5 ms, comes while most fits have not started.
-    data, f, j, X0 = curve_set(8000, 10)
+    data, f, j, X0 = curve_set(16000, 10)
     full = leastsq_batch(f, X0, args=(data.m,), threads=2)
     return data, f, X0, full
 
@@ -658,7 +658,7 @@ def test_progress_false_stops_a_threaded_compiled_batch_cleanly(long_threaded_ba
     assert res.stopped and len(reports) == 1
     unfinished = res.ier == IER_NOT_FINISHED
     # The fits the threads had taken when the stop came finish, no others start.
-    assert 0 < (~unfinished).sum() < 8000 and (~unfinished).sum() >= reports[0]
+    assert 0 < (~unfinished).sum() < 16000 and (~unfinished).sum() >= reports[0]
     assert_same_results(res, full, ~unfinished, ~unfinished)
     assert_array_equal(res.x[unfinished], X0[unfinished])
     assert np.isnan(res.fnorm[unfinished]).all()
