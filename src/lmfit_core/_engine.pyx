@@ -190,10 +190,9 @@ cdef int lm_advance(lm_state_t* s) noexcept nogil:
         elif s.phase == PH_JACOBIAN:
             s.phase = PH_HAVE_J
             s.x_req = x
-            if s.analytic:
-                s.jac_src = NULL
-                return LM_EVAL_JAC
             s.jac_src = NULL
+            if s.analytic:
+                return LM_EVAL_JAC
             fdjac_steps(n, x, s.epsfcn, wa1)
             return LM_EVAL_FD
 
