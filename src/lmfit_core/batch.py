@@ -400,12 +400,11 @@ def _run_compiled(func, Dfun, x, args, scale, mode, ftol, xtol, gtol, maxfev, ep
                           epsfcn, factor, chunk_size)
     reporting = update is not _no_progress
     stopped = False
-    if threads == 1 and not reporting:
-        batch.run()
-    elif threads == 1:
+    if threads == 1:
+        # Back to Python after each chunk only when someone is told.
         done = 0
         while done < K:
-            count = batch.run(chunk_size)
+            count = batch.run(chunk_size if reporting else -1)
             if count == 0:      # pragma: no cover - every fit is taken
                 break
             done += count
