@@ -276,6 +276,12 @@ cdef extern from "_atomic.h" nogil:
     void lmfit_store(intp_t* p, intp_t v)
 
 
+cdef inline size_t fit_block_bytes(intp_t m, intp_t n) noexcept nogil:
+    # The work block of CompiledBatch.fit_range (its layout is listed there).
+    return ((m + m * n + 3 * n + n * n + lm_work_size(m, n)) * sizeof(double)
+            + n * sizeof(int))
+
+
 cdef class CompiledBatch:
     """The fits of a batch with compiled callbacks, for any number of threads.
 
@@ -388,14 +394,11 @@ cdef class CompiledBatch:
         int
             The number of fits this call finished.
         """
-        cdef intp_t m = self.m, n = self.n, ws = lm_work_size(m, n)
         cdef intp_t k0, k1, count = 0
-        if self.K == 0 or n == 0:
+        if self.K == 0 or self.n == 0:
             return 0
-        # One block per call: fvec (m), fjac (m n), scale (n), qtf (n), fd
-        # point (n), inverse for cov_x (n n), engine work, ipvt (n ints).
-        cdef double* buf = <double*>malloc((m + m * n + 3 * n + n * n + ws) * sizeof(double)
-                                           + n * sizeof(int))
+        # One block per call, laid out by fit_range.
+        cdef double* buf = <double*>malloc(fit_block_bytes(self.m, self.n))
         if buf == NULL:
             raise MemoryError("leastsq_batch: could not allocate the work arrays")
         with nogil:
@@ -413,6 +416,8 @@ cdef class CompiledBatch:
         return count
 
     cdef void fit_range(self, intp_t k0, intp_t k1, double* buf) noexcept nogil:
+        # buf (fit_block_bytes): fvec (m), fjac (m n), scale (n), qtf (n), fd
+        # point (n), inverse for cov_x (n n), engine work, ipvt (n ints).
         cdef intp_t k, m = self.m, n = self.n, ws = lm_work_size(m, n)
         cdef double* fvec = buf
         cdef double* fjac = fvec + m
