@@ -141,10 +141,21 @@ def test_n_greater_than_m_is_scipys_type_error():
         leastsq(lambda x: 2 * (x[0] - 3) ** 2 + 1, x0=[0, 1])
 
 
-def test_wrong_shape_dfun_is_type_error():
-    with pytest.raises(TypeError, match="mismatch between the input and output shape"):
-        leastsq(lambda x: x - np.array([1.0, 2.0]), [0, 1],
-                Dfun=lambda x: np.zeros((3, 3)))
+@pytest.mark.parametrize("col_deriv", [False, True])
+def test_wrong_shape_dfun_is_type_error(col_deriv):
+    def residuals(x):
+        return np.array([x[0] - 1.0, x[1] - 2.0, x[0] * x[1]])
+
+    def jacobian(x):
+        return np.zeros((3, 3))
+
+    with pytest.raises(TypeError) as ref:
+        optimize.leastsq(residuals, [0, 1], Dfun=jacobian, col_deriv=col_deriv)
+    with pytest.raises(TypeError) as got:
+        leastsq(residuals, [0, 1], Dfun=jacobian, col_deriv=col_deriv)
+    # SciPy's words, up to the shape found (SciPy runs its sentences together).
+    expected = str(ref.value).split(" but it is ")[0].replace(".Shape", ". Shape")
+    assert str(got.value).startswith(expected + " but it is (3, 3)")
 
 
 def test_func_returning_2d_is_type_error():

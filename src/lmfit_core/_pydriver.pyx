@@ -98,9 +98,13 @@ cdef object checked_jacobian(object res, intp_t m, intp_t n, bint col_deriv,
     if (m == 1 or n == 1) and arr.ndim <= 2 and arr.size == m * n:
         # With one row or one column both layouts hold the same sequence.
         return arr.reshape((rows, cols))
+    # SciPy's wording (its _check_func), so that code matching SciPy's
+    # message matches this one; the layout asked for follows it.
+    name = getattr(Dfun, "__name__", None)
+    named = f" '{name}'" if name else ""
     msg = (f"leastsq: there is a mismatch between the input and output shape of "
-           f"the {_callable_name(Dfun, 'Dfun')} argument: shape should be "
-           f"{(rows, cols)} (col_deriv={bool(col_deriv)}) but it is {(<object>arr).shape}.")
+           f"the 'Dfun' argument{named}. Shape should be {(rows, cols)} but it is "
+           f"{(<object>arr).shape} (col_deriv={bool(col_deriv)}).")
     if first:
         raise TypeError(msg)
     raise ValueError(msg + " The shape of the Jacobian must not change during the fit.")
