@@ -103,6 +103,8 @@ def _compiled_residual_count(args, n, caller="leastsq"):
 def _nonnegative(value, name, caller="leastsq"):
     # inf is accepted, as by SciPy (MINPACK's tests then hold at once); NaN
     # would make every test false and the fit run to maxfev.
+    if type(value) is float and value >= 0.0:
+        return value            # the defaults, without a conversion (NaN fails >=)
     try:
         v = float(value)
     except (TypeError, ValueError) as exc:
@@ -161,9 +163,9 @@ def _check_options(caller, ftol, xtol, gtol, factor, maxfev, epsfcn):
 
 
 def _check_diag(diag, n, caller="leastsq"):
-    """(mode, scale): MINPACK's mode 1 and a work vector, or mode 2 and diag checked."""
+    """(mode, scale): MINPACK's mode 1 and None, or mode 2 and diag checked."""
     if diag is None:
-        return 1, np.empty(n)
+        return 1, None
     scale = _real_vector(diag, "diag")
     if scale.size != n:
         raise ImproperInputError(f"{caller}: diag must have N={n} entries, got "
@@ -453,9 +455,11 @@ def _leastsq(func, x0, args, Dfun, full_output, col_deriv, ftol, xtol, gtol, max
             epsfcn = _EPS
         fvec = np.empty(m)
         scalar_output = False
-        fjac, ipvt, qtf = np.empty((n, m)), np.empty(n, dtype=np.int32), np.empty(n)
+        # The outputs only infodict shows are not allocated without full_output.
+        fjac, ipvt, qtf = ((np.empty((n, m)), np.empty(n, dtype=np.int32), np.empty(n))
+                           if full_output else (None, None, None))
         info, nfev, njev, column = fit_compiled(
-            func_addr, func_data, jac_addr, jac_data, x, fvec, fjac, scale, mode,
+            func_addr, func_data, jac_addr, jac_data, x, fvec, fjac, scale,
             ipvt, qtf, ftol, xtol, gtol, run_maxfev, epsfcn, factor)
         error = {INFO_NONFINITE_F0: ERR_F0_NONFINITE,
                  INFO_NONFINITE_JAC: ERR_JAC_NONFINITE}.get(info, 0)
@@ -475,6 +479,8 @@ def _leastsq(func, x0, args, Dfun, full_output, col_deriv, ftol, xtol, gtol, max
         fjac = (_untouched_zeros(n, m) if full_output and Dfun is not None and tall(m, n)
                 else np.empty((n, m)))
         ipvt, qtf = np.empty(n, dtype=np.int32), np.empty(n)
+        if scale is None:
+            scale = np.empty(n)         # mode 1: drive leaves MINPACK's scaling here
         info, nfev, njev, error, column = drive(
             func, Dfun, args, bool(col_deriv), x, fvec, fjac, scale, mode, ipvt, qtf,
             ftol, xtol, gtol, run_maxfev, epsfcn, factor, scipy_qrfac)

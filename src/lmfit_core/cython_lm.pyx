@@ -137,6 +137,7 @@ import ctypes
 
 from cpython.function cimport PyFunction_Check
 from cpython.method cimport PyMethod_Check
+from cpython.tuple cimport PyTuple_GET_ITEM, PyTuple_GET_SIZE
 from cpython.pycapsule cimport (PyCapsule_CheckExact, PyCapsule_GetContext,
                                 PyCapsule_GetName, PyCapsule_GetPointer)
 
@@ -192,7 +193,7 @@ _EXPECTED = {role: _normalize_signature(sig) for role, sig in _SIGNATURES.items(
 _CHECKED = {}   # (signature, role) -> bool: parsing is slow next to a small fit
 
 
-def _signature_matches(str signature, str role):
+cdef bint _signature_matches(str signature, str role) except -1:
     key = (signature, role)
     ok = _CHECKED.get(key)
     if ok is None:
@@ -213,15 +214,6 @@ def is_compiled(obj):
     return isinstance(getattr(obj, "ctypes", None), ctypes._CFuncPtr)
 
 
-cdef tuple _capsule_target(object capsule):
-    cdef const char* name = PyCapsule_GetName(capsule)
-    if name == NULL:
-        raise TypeError("the capsule carries no signature (its name is NULL)")
-    signature = name.decode()
-    return (<size_t>PyCapsule_GetPointer(capsule, name),
-            <size_t>PyCapsule_GetContext(capsule), signature)
-
-
 def compiled_target(object obj, str role):
     """(function address, user-data address) of a compiled callback for `role`.
 
@@ -229,30 +221,52 @@ def compiled_target(object obj, str role):
     or "batch func" or "batch Dfun" (BATCH_FUNC_SIGNATURE, BATCH_JAC_SIGNATURE);
     any 64-bit integer spelling of Py_ssize_t is accepted, const is optional.
     """
-    caller = "leastsq_batch" if role.startswith("batch") else "leastsq"
-    role_name = role.rpartition(" ")[2]
-    expected = _SIGNATURES[role]
-    if isinstance(obj, tuple) and type(obj).__name__ == "LowLevelCallable":
-        addr, udata, signature = _capsule_target(tuple.__getitem__(obj, 0))
-    elif PyCapsule_CheckExact(obj):
-        addr, udata, signature = _capsule_target(obj)
+    # Capsules (a LowLevelCallable holds one) are the common case and cost a
+    # few C calls here: next to a fit of some microseconds, the Python-level
+    # work of the general path would show.
+    cdef object capsule = None
+    cdef const char* name
+    cdef size_t addr, udata
+    if PyCapsule_CheckExact(obj):
+        capsule = obj
+    elif (isinstance(obj, tuple) and type(obj).__name__ == "LowLevelCallable"
+          and PyTuple_GET_SIZE(obj) > 0):
+        capsule = <object>PyTuple_GET_ITEM(obj, 0)
+    if capsule is not None and PyCapsule_CheckExact(capsule):
+        name = PyCapsule_GetName(capsule)
+        if name == NULL:
+            raise TypeError(f"{_caller(role)}: the capsule given as "
+                            f"{role.rpartition(' ')[2]} carries no signature (its "
+                            "name is NULL)")
+        signature = name.decode()
+        addr = <size_t>PyCapsule_GetPointer(capsule, name)
+        udata = <size_t>PyCapsule_GetContext(capsule)
     else:
-        fptr = obj if isinstance(obj, ctypes._CFuncPtr) else obj.ctypes
+        fptr = obj if isinstance(obj, ctypes._CFuncPtr) else getattr(obj, "ctypes", None)
+        if not isinstance(fptr, ctypes._CFuncPtr):
+            raise TypeError(f"{_caller(role)}: {role.rpartition(' ')[2]} is not a "
+                            "compiled callback (a PyCapsule, a scipy.LowLevelCallable "
+                            "or a ctypes function pointer)")
         try:
             names = [_CTYPES_NAMES[fptr.restype]] + [_CTYPES_NAMES[t] for t in fptr.argtypes]
         except (KeyError, TypeError):
-            raise TypeError(f"{caller}: the ctypes function given as {role_name} must "
-                            f"be declared with restype and argtypes matching "
-                            f"{expected}")
+            raise TypeError(f"{_caller(role)}: the ctypes function given as "
+                            f"{role.rpartition(' ')[2]} must be declared with "
+                            f"restype and argtypes matching {_SIGNATURES[role]}")
         signature = f"{names[0]} ({', '.join(names[1:])})"
         addr = <size_t>ctypes.cast(fptr, ctypes.c_void_p).value
         udata = 0
     if not _signature_matches(signature, role):
-        raise TypeError(f"{caller}: the compiled {role_name} has signature "
-                        f"{signature!r}; it must be {expected!r}")
+        raise TypeError(f"{_caller(role)}: the compiled {role.rpartition(' ')[2]} has "
+                        f"signature {signature!r}; it must be {_SIGNATURES[role]!r}")
     if addr == 0:
-        raise TypeError(f"{caller}: the compiled {role_name} is a NULL function pointer")
+        raise TypeError(f"{_caller(role)}: the compiled {role.rpartition(' ')[2]} is a "
+                        "NULL function pointer")
     return addr, udata
+
+
+cdef str _caller(str role):
+    return "leastsq_batch" if role.startswith("batch") else "leastsq"
 
 
 ctypedef struct _pair_t:
@@ -276,25 +290,27 @@ cdef int _pair_jac(Py_ssize_t m, Py_ssize_t n, const double* x, double* fjac,
 
 
 def fit_compiled(size_t func_addr, size_t func_data, size_t jac_addr, size_t jac_data,
-                 cnp.ndarray x, cnp.ndarray fvec, cnp.ndarray fjac, cnp.ndarray diag,
-                 int mode, cnp.ndarray ipvt, cnp.ndarray qtf, double ftol, double xtol,
-                 double gtol, Py_ssize_t maxfev, double epsfcn, double factor):
+                 cnp.ndarray x, cnp.ndarray fvec, object fjac, object diag,
+                 object ipvt, object qtf, double ftol, double xtol, double gtol,
+                 Py_ssize_t maxfev, double epsfcn, double factor):
     """Run one fit with compiled callbacks, without the GIL (leastsq's back end).
 
-    Arrays as for ``_pydriver.drive``, except that `fvec` need not hold f(x0):
-    the first evaluation happens here. Returns ``(info, nfev, njev,
-    bad_column)`` with info possibly LM_INFO_NONFINITE_F0 or
-    LM_INFO_NONFINITE_JAC.
+    Arrays as for ``_pydriver.drive``, except that `fvec` need not hold f(x0)
+    (the first evaluation happens here) and that `fjac`, `ipvt` and `qtf` may
+    be None when they are not wanted (the driver then uses its work array),
+    and `diag` None for MINPACK's mode 1 (scaling from the Jacobian). Returns
+    ``(info, nfev, njev, bad_column)`` with info possibly
+    LM_INFO_NONFINITE_F0 or LM_INFO_NONFINITE_JAC.
     """
     cdef _pair_t pair
     cdef lm_result_t res
     cdef Py_ssize_t n = cnp.PyArray_SIZE(x), m = cnp.PyArray_SIZE(fvec)
     cdef double* x_p = <double*>cnp.PyArray_DATA(x)
     cdef double* fvec_p = <double*>cnp.PyArray_DATA(fvec)
-    cdef double* fjac_p = <double*>cnp.PyArray_DATA(fjac)
-    cdef const double* diag_p = <double*>cnp.PyArray_DATA(diag) if mode == 2 else NULL
-    cdef int* ipvt_p = <int*>cnp.PyArray_DATA(ipvt)
-    cdef double* qtf_p = <double*>cnp.PyArray_DATA(qtf)
+    cdef double* fjac_p = NULL if fjac is None else <double*>cnp.PyArray_DATA(<cnp.ndarray>fjac)
+    cdef const double* diag_p = NULL if diag is None else <double*>cnp.PyArray_DATA(<cnp.ndarray>diag)
+    cdef int* ipvt_p = NULL if ipvt is None else <int*>cnp.PyArray_DATA(<cnp.ndarray>ipvt)
+    cdef double* qtf_p = NULL if qtf is None else <double*>cnp.PyArray_DATA(<cnp.ndarray>qtf)
     pair.func = <lm_func_t>func_addr
     pair.func_data = <void*>func_data
     pair.jac = <lm_jac_t>jac_addr
