@@ -966,6 +966,60 @@ def test_rows_of_a_problem_come_together_with_its_index():
     assert log[1][1].tolist() == [0, 0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 3]
 
 
+@pytest.mark.parametrize("jacobian", ["fd", "rows", "col_deriv"])
+@pytest.mark.parametrize("group", [1, 5, 12, 100])
+def test_groups_of_a_vectorised_batch_give_the_one_group_result(jacobian, group):
+    model, X0 = mixed_batch()                   # 12 problems of every kind
+    dfun, col_deriv = model.batch_dfun(jacobian)
+    maxfev = small_maxfev(jacobian)
+    whole = leastsq_batch(model.rows, X0, Dfun=dfun, col_deriv=col_deriv, maxfev=maxfev,
+                          cov=True)
+    fcalls, jcalls = [], []
+    res = leastsq_batch(counting(model.rows, fcalls), X0,
+                        Dfun=None if dfun is None else counting(dfun, jcalls),
+                        col_deriv=col_deriv, maxfev=maxfev, cov=True, chunk_size=group)
+    assert_same_results(res, whole)
+    assert (res.ier == 5).any() and (res.ier == IER_NONFINITE_F0).any()
+    # Each call holds the rows of one group only, by their indices in the batch,
+    # and the groups come one after the other.
+    groups = [np.unique(k // group) for _, k in fcalls + jcalls]
+    assert all(g.size == 1 for g in groups)
+    order = [int(g[0]) for _, k in fcalls for g in [np.unique(k // group)]]
+    assert order == sorted(order) and set(order) == set(range(-(-12 // group)))
+    assert fcalls[0][1].tolist() == list(range(min(group, 12)))
+
+
+def test_stopping_a_grouped_batch_leaves_the_later_groups_unstarted(solvers):
+    solve = solvers["python"]                   # 40 problems
+    full = solve(cov=True)
+
+    def stop_in_the_second_group(done, total):
+        return done < 15
+    res = solve(progress=stop_in_the_second_group, cov=True, chunk_size=10)
+    assert res.stopped
+    assert_same_results(res, full, slice(0, 10), slice(0, 10))   # the first group
+    second = res.ier[10:20]
+    assert (second == IER_NOT_FINISHED).any() and (second != IER_NOT_FINISHED).any()
+    # The groups after it never started: their start points, no evaluations.
+    assert (res.ier[20:] == IER_NOT_FINISHED).all()
+    assert (res.nfev[20:] == 0).all() and (res.njev[20:] == 0).all()
+    assert np.isnan(res.fnorm[20:]).all() and np.isnan(res.cov_x[20:]).all()
+    assert_array_equal(res.x[20:], solvers["_X0"][20:])
+
+
+def test_the_residual_count_of_every_group_is_checked():
+    model = Decay(decay_data(4))
+    X0 = np.tile([1.0, 1.0, 0.0], (4, 1))
+
+    def longer_later(p, k):
+        f = model.rows(p, k)
+        return f if k[0] < 2 else np.hstack([f, f[:, :1]])
+    with pytest.raises(ValueError, match=r"it must return shape \(2, 40\)"):
+        leastsq_batch(longer_later, X0, chunk_size=2)
+    with pytest.raises(ImproperInputError, match="chunk_size must be >= 1"):
+        leastsq_batch(model.rows, X0, chunk_size=0)
+
+
 def _threaded_batch_in_child(queue):
     data, f, j, X0 = curve_set(64, 12)
     queue.put(leastsq_batch(f, X0, args=(data.m,), Dfun=j, threads=2).x)

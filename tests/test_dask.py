@@ -185,7 +185,18 @@ def test_options_reach_every_block():
     result = fit_along_axis(decay, data, start, args=(T_DECAY,), **options).compute(
         scheduler="sync")
     assert (result.ier == 5).all() and (result.nfev <= 6 + 3).all()
-    assert_same(result, in_memory(decay, T_DECAY, y, start, **options))
+    ref = in_memory(decay, T_DECAY, y, start, **options)
+    assert_same(result, ref)
+    # Groups within each block: the same fits.
+    calls = []
+
+    def counted(p, k, y, t):
+        calls.append(np.unique(k).size)
+        return decay(p, k, y, t)
+    grouped = fit_along_axis(counted, data, start, args=(T_DECAY,), chunk_size=2,
+                             **options).compute(scheduler="sync")
+    assert max(calls) == 2
+    assert_same(grouped, ref)
 
 
 def test_a_single_problem():
@@ -223,7 +234,7 @@ def test_invalid_arguments_are_refused_before_computing():
         fit_along_axis(decay, data, start, args=(T_DECAY,), diag=np.ones((6, 7, 3)))
     with pytest.raises(ValueError, match="out of bounds"):
         fit_along_axis(decay, data, start, axis=3, args=(T_DECAY,))
-    for name in ("cov", "progress", "threads", "chunk_size"):
+    for name in ("cov", "progress", "threads"):
         with pytest.raises(TypeError, match=f"does not take '{name}'"):
             fit_along_axis(decay, data, start, args=(T_DECAY,), **{name: True})
     with pytest.raises(TypeError, match="unexpected keyword"):

@@ -198,7 +198,8 @@ def leastsq_batch(func, x0, args=(), Dfun=None, *, col_deriv=False, ftol=1.49012
         problem may appear several times, e.g. for its finite-difference
         points). All fits advance in lockstep and ``func`` is called once per
         round for all of them, so the number of Python calls does not grow
-        with K. Use ``k`` to pick each row's data, e.g. ``ydata[k]``.
+        with K (see `chunk_size` for fitting them in groups instead). Use
+        ``k`` to pick each row's data, e.g. ``ydata[k]``.
 
         *Compiled model*: a ``scipy.LowLevelCallable``, PyCapsule or ctypes
         function with the signature ``int f(Py_ssize_t k, Py_ssize_t m,
@@ -237,10 +238,19 @@ def leastsq_batch(func, x0, args=(), Dfun=None, *, col_deriv=False, ftol=1.49012
         small batches use fewer, one per 32 problems at most). Ignored for a
         Python model.
     chunk_size : int, optional
-        Problems a thread takes at a time from the shared queue of a compiled
-        model's fits (default: at most 32, small enough for balanced threads
-        and a smooth progress bar). With one thread, progress is reported
-        after each chunk; with several, every few milliseconds.
+        With a compiled model: the problems a thread takes at a time from the
+        shared queue of fits (default: at most 32, small enough for balanced
+        threads and a smooth progress bar). With one thread, progress is
+        reported after each chunk; with several, every few milliseconds.
+
+        With a vectorised model: fit the problems in groups of `chunk_size`,
+        one group after the other, each group's fits in lockstep, so that
+        `func` and `Dfun` get the rows of at most `chunk_size` problems per
+        call (default: all K problems in one group). Groups of a few hundred
+        problems keep the model's arrays in the CPU's caches and bound the
+        memory a batch needs; a model that gains from large calls (one that
+        runs on a GPU, say) is best left with one group. The results do not
+        depend on it.
 
     Returns
     -------
@@ -296,7 +306,8 @@ def leastsq_batch(func, x0, args=(), Dfun=None, *, col_deriv=False, ftol=1.49012
                                  run_maxfev, _EPS if epsfcn is None else epsfcn, factor,
                                  cov, update, threads, chunk_size, options)
         return _run_lockstep(func, Dfun, x, args, bool(col_deriv), scale, mode, ftol,
-                             xtol, gtol, run_maxfev, epsfcn, factor, cov, update, options)
+                             xtol, gtol, run_maxfev, epsfcn, factor, cov, update,
+                             chunk_size, options)
     finally:
         close()
 
@@ -333,40 +344,75 @@ def _jacobian_rows(Dfun, xr, kr, args, m, n, col_deriv):
     return J
 
 
+def _checked_chunk_size(chunk_size):
+    chunk_size = operator.index(chunk_size)
+    if chunk_size < 1:
+        raise ImproperInputError(f"leastsq_batch: chunk_size must be >= 1, got "
+                                 f"{chunk_size}")
+    return chunk_size
+
+
+def _unfinished_results(K, n, cov):
+    """Result arrays of K fits none of which has ended (ier -1, no evaluations)."""
+    return (np.full(K, IER_NOT_FINISHED, dtype=np.intc), np.zeros(K, dtype=np.intp),
+            np.zeros(K, dtype=np.intp), np.full(K, np.nan),
+            np.full((K, n, n), np.nan) if cov else None)
+
+
 def _run_lockstep(func, Dfun, x, args, col_deriv, scale, mode, ftol, xtol, gtol, maxfev,
-                  epsfcn, factor, cov, update, options):
+                  epsfcn, factor, cov, update, chunk_size, options):
+    # The problems are fitted in groups of chunk_size (default all of them),
+    # one group after the other, each group's fits in lockstep.
     K, n = x.shape
-    # The first evaluation, at every start point, sizes the problem; it is
-    # MINPACK's first evaluation of each fit, as in leastsq.
-    raw = func(x.copy(), np.arange(K, dtype=np.intp), *args)
-    dtype = getattr(raw, "dtype", None)
-    # A copy: the engine keeps the residuals of every fit in this array.
-    f0 = np.array(_checked_residuals(_as_rows(raw, "func"), K, None), copy=True)
-    m = f0.shape[1]
-    if n > m:
-        raise TypeError(f"Improper input: func input vector length N={n} must"
-                        f" not exceed func output vector length M={m}")
-    if epsfcn is None:
-        # leastsq's default: the machine precision of the residuals' type.
-        epsfcn = float(np.finfo(dtype).eps) if dtype is not None and dtype.kind == "f" else _EPS
-    engine = Lockstep(x, f0, scale, mode, ftol, xtol, gtol, maxfev, epsfcn, factor,
-                      Dfun is not None)
-    empty_jac = np.empty((0, n, m))
+    group = K if chunk_size is None else _checked_chunk_size(chunk_size)
+    ier, nfev, njev, fnorm, cov_x = _unfinished_results(K, n, cov)
+    m = None
     stopped = False
-    xf, kf, xj, kj = engine.advance()
-    while True:
-        if not update(K - engine.n_unfinished):
-            engine.stop()
-            stopped = True
+    for first in range(0, K, group):
+        last = min(K, first + group)
+        rows = last - first
+        xg = x[first:last]              # the engine writes the iterates here
+        # The first evaluation, at every start point of the group (the first
+        # group's sizes the problem); it is MINPACK's first evaluation of each
+        # fit, as in leastsq.
+        raw = func(xg.copy(), np.arange(first, last, dtype=np.intp), *args)
+        # A copy: the engine keeps the residuals of every fit in this array.
+        f0 = np.array(_checked_residuals(_as_rows(raw, "func"), rows, m), copy=True)
+        if m is None:
+            m = f0.shape[1]
+            if n > m:
+                raise TypeError(f"Improper input: func input vector length N={n} must"
+                                f" not exceed func output vector length M={m}")
+            if epsfcn is None:
+                # leastsq's default: the machine precision of the residuals' type.
+                dtype = getattr(raw, "dtype", None)
+                epsfcn = (float(np.finfo(dtype).eps)
+                          if dtype is not None and dtype.kind == "f" else _EPS)
+            empty_jac = np.empty((0, n, m))
+        engine = Lockstep(xg, f0, scale[first:last], mode, ftol, xtol, gtol, maxfev,
+                          epsfcn, factor, Dfun is not None)
+        xf, kf, xj, kj = engine.advance()
+        while True:
+            if not update(last - engine.n_unfinished):
+                engine.stop()
+                stopped = True
+                break
+            if engine.n_unfinished == 0:
+                break
+            if first:
+                kf += first             # the problems' indices in the whole batch
+                kj += first
+            f = _residual_rows(func, xf, kf, args, m) if xf.shape[0] else xf[:, :0]
+            J = (_jacobian_rows(Dfun, xj, kj, args, m, n, col_deriv) if xj.shape[0]
+                 else empty_jac)
+            xf, kf, xj, kj = engine.advance(f, J, col_deriv)
+        results = engine.results(cov)
+        for whole, part in zip((ier, nfev, njev, fnorm, cov_x), results):
+            if whole is not None:
+                whole[first:last] = part
+        if stopped:
             break
-        if engine.n_unfinished == 0:
-            break
-        f = _residual_rows(func, xf, kf, args, m) if xf.shape[0] else xf[:, :0]
-        J = (_jacobian_rows(Dfun, xj, kj, args, m, n, col_deriv) if xj.shape[0]
-             else empty_jac)
-        xf, kf, xj, kj = engine.advance(f, J, col_deriv)
-    ier, nfev, njev, fnorm, cov_x = engine.results(cov)
-    return BatchResult(engine.x, ier, nfev, njev, fnorm, cov_x, stopped, options)
+    return BatchResult(x, ier, nfev, njev, fnorm, cov_x, stopped, options)
 
 
 def _run_compiled(func, Dfun, x, args, scale, mode, ftol, xtol, gtol, maxfev, epsfcn,
@@ -386,15 +432,8 @@ def _run_compiled(func, Dfun, x, args, scale, mode, ftol, xtol, gtol, maxfev, ep
         # Small enough to keep the threads busy to the end and the progress
         # reports frequent; large enough that taking one costs nothing.
         chunk_size = max(1, min(32, K // (16 * threads)))
-    chunk_size = operator.index(chunk_size)
-    if chunk_size < 1:
-        raise ImproperInputError(f"leastsq_batch: chunk_size must be >= 1, got "
-                                 f"{chunk_size}")
-    ier = np.full(K, IER_NOT_FINISHED, dtype=np.intc)
-    nfev = np.zeros(K, dtype=np.intp)
-    njev = np.zeros(K, dtype=np.intp)
-    fnorm = np.full(K, np.nan)
-    cov_x = np.full((K, n, n), np.nan) if cov else None
+    chunk_size = _checked_chunk_size(chunk_size)
+    ier, nfev, njev, fnorm, cov_x = _unfinished_results(K, n, cov)
     batch = CompiledBatch(func_addr, func_data, jac_addr, jac_data, m, x, scale, mode,
                           ier, nfev, njev, fnorm, cov_x, ftol, xtol, gtol, maxfev,
                           epsfcn, factor, chunk_size)

@@ -68,8 +68,6 @@ _NOT_PER_BLOCK = {
     "progress": "each block would report on its own; use Dask's progress bars "
                 "(dask.diagnostics.ProgressBar, distributed.progress) instead",
     "threads": "it applies to compiled models only; Dask decides the parallelism",
-    "chunk_size": "it applies to compiled models only; the chunks of data set "
-                  "the batches",
 }
 
 
@@ -198,8 +196,9 @@ def fit_along_axis(func, data, x0, *, axis=-1, Dfun=None, args=(), n=None, **opt
     **options
         Options of ``leastsq_batch`` applied to every problem: ``col_deriv``,
         ``ftol``, ``xtol``, ``gtol``, ``maxfev``, ``epsfcn``, ``factor`` and
-        ``diag`` (shape ``(n,)``). ``cov``, ``progress``, ``threads`` and
-        ``chunk_size`` are refused.
+        ``diag`` (shape ``(n,)``), and ``chunk_size`` (the problems of a
+        block fitted together; see ``leastsq_batch``). ``cov``,
+        ``progress`` and ``threads`` are refused.
 
     Returns
     -------
