@@ -141,12 +141,14 @@ def run_compiled(repeats=2000):
 
     The paths: the public Cython API (``_examples.fit_gauss``) and ``leastsq``
     with ``scipy.LowLevelCallable`` callbacks, each with finite differences
-    and with the analytic Jacobian; then the throughput of C-API fits from one
-    and from two threads.
+    and with the analytic Jacobian, next to SciPy's ``leastsq`` with the same
+    model in NumPy; then the throughput of C-API fits from one and from two
+    threads.
     """
     from concurrent.futures import ThreadPoolExecutor
 
     from scipy import LowLevelCallable
+    from scipy.optimize import leastsq as scipy_leastsq
 
     from lmfit_core import _examples
 
@@ -157,16 +159,34 @@ def run_compiled(repeats=2000):
     f = LowLevelCallable.from_cython(_examples, "gauss_residuals", data.user_data)
     j = LowLevelCallable.from_cython(_examples, "gauss_jacobian", data.user_data)
     x0 = np.array([1.5, 0.0, 1.5, 0.3])
+
+    def numpy_residuals(p):
+        return p[0] * np.exp(-0.5 * ((t - p[1]) / p[2]) ** 2) + p[3] - y
+
+    def numpy_jacobian(p):
+        g = np.exp(-0.5 * ((t - p[1]) / p[2]) ** 2)
+        u = (t - p[1]) / p[2] ** 2
+        return np.column_stack([g, p[0] * g * u, p[0] * g * u * (t - p[1]) / p[2],
+                                np.ones_like(t)])
     paths = [
         ("Cython API, lmdif", lambda: _examples.fit_gauss(data, x0, False)),
         ("Cython API, lmder", lambda: _examples.fit_gauss(data, x0, True)),
         ("leastsq + LowLevelCallable, lmdif", lambda: leastsq(f, x0, args=(100,))),
         ("leastsq + LowLevelCallable, lmder", lambda: leastsq(f, x0, args=(100,), Dfun=j)),
+        # The reference the targets were set against (SciPy with a NumPy
+        # residual), to tell how fast the machine is running today.
+        ("SciPy leastsq, NumPy residual", lambda: scipy_leastsq(numpy_residuals, x0)),
+        ("SciPy leastsq, NumPy residual and Dfun",
+         lambda: scipy_leastsq(numpy_residuals, x0, Dfun=numpy_jacobian)),
     ]
-    print("compiled Gaussian + background, m=100, n=4: median time per fit")
-    for name, fn in paths:
-        times = [_one_run(fn)[0] for _ in range(repeats)]
-        print(f"  {name:<40}{format_seconds(float(np.median(times))):>12}")
+    print("compiled Gaussian + background, m=100, n=4: median time per fit "
+          "(the paths alternating)")
+    times = {name: [] for name, _ in paths}
+    for _ in range(repeats):
+        for name, fn in paths:
+            times[name].append(_one_run(fn)[0])
+    for name, _ in paths:
+        print(f"  {name:<40}{format_seconds(float(np.median(times[name]))):>12}")
 
     def batch(k):
         for _ in range(k):
