@@ -1020,6 +1020,20 @@ def test_the_residual_count_of_every_group_is_checked():
         leastsq_batch(model.rows, X0, chunk_size=0)
 
 
+@pytest.mark.parametrize("group", [None, 3])
+def test_an_empty_batch_returns_empty_results(group, curves):
+    model = Decay(decay_data(1))
+    calls = []
+    res = leastsq_batch(counting(model.rows, calls), np.empty((0, 3)), cov=True,
+                        chunk_size=group)
+    assert len(res) == 0 and res.x.shape == (0, 3) and res.cov_x.shape == (0, 3, 3)
+    assert res.ier.shape == res.nfev.shape == res.fnorm.shape == (0,)
+    assert [rows for rows, _ in calls] == [0]     # one call, to check the model
+    data, f, j, _ = curves
+    res = leastsq_batch(f, np.empty((0, 4)), args=(data.m,), Dfun=j)
+    assert len(res) == 0 and res.x.shape == (0, 4)
+
+
 def _threaded_batch_in_child(queue):
     data, f, j, X0 = curve_set(64, 12)
     queue.put(leastsq_batch(f, X0, args=(data.m,), Dfun=j, threads=2).x)

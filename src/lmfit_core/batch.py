@@ -368,7 +368,9 @@ def _run_lockstep(func, Dfun, x, args, col_deriv, scale, mode, ftol, xtol, gtol,
     ier, nfev, njev, fnorm, cov_x = _unfinished_results(K, n, cov)
     m = None
     stopped = False
-    for first in range(0, K, group):
+    # An empty batch still makes its one call, with no rows, so that a model
+    # of the wrong shape is reported as for any other batch.
+    for first in (range(0, K, group) if K else [0]):
         last = min(K, first + group)
         rows = last - first
         xg = x[first:last]              # the engine writes the iterates here
