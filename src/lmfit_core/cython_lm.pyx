@@ -236,7 +236,7 @@ def compiled_target(object obj, str role):
         name = PyCapsule_GetName(capsule)
         if name == NULL:
             raise TypeError(f"{_caller(role)}: the capsule given as "
-                            f"{role.rpartition(' ')[2]} carries no signature (its "
+                            f"{_role_name(role)} carries no signature (its "
                             "name is NULL)")
         signature = name.decode()
         addr = <size_t>PyCapsule_GetPointer(capsule, name)
@@ -244,29 +244,33 @@ def compiled_target(object obj, str role):
     else:
         fptr = obj if isinstance(obj, ctypes._CFuncPtr) else getattr(obj, "ctypes", None)
         if not isinstance(fptr, ctypes._CFuncPtr):
-            raise TypeError(f"{_caller(role)}: {role.rpartition(' ')[2]} is not a "
+            raise TypeError(f"{_caller(role)}: {_role_name(role)} is not a "
                             "compiled callback (a PyCapsule, a scipy.LowLevelCallable "
                             "or a ctypes function pointer)")
         try:
             names = [_CTYPES_NAMES[fptr.restype]] + [_CTYPES_NAMES[t] for t in fptr.argtypes]
         except (KeyError, TypeError):
             raise TypeError(f"{_caller(role)}: the ctypes function given as "
-                            f"{role.rpartition(' ')[2]} must be declared with "
+                            f"{_role_name(role)} must be declared with "
                             f"restype and argtypes matching {_SIGNATURES[role]}")
         signature = f"{names[0]} ({', '.join(names[1:])})"
         addr = <size_t>ctypes.cast(fptr, ctypes.c_void_p).value
         udata = 0
     if not _signature_matches(signature, role):
-        raise TypeError(f"{_caller(role)}: the compiled {role.rpartition(' ')[2]} has "
+        raise TypeError(f"{_caller(role)}: the compiled {_role_name(role)} has "
                         f"signature {signature!r}; it must be {_SIGNATURES[role]!r}")
     if addr == 0:
-        raise TypeError(f"{_caller(role)}: the compiled {role.rpartition(' ')[2]} is a "
+        raise TypeError(f"{_caller(role)}: the compiled {_role_name(role)} is a "
                         "NULL function pointer")
     return addr, udata
 
 
 cdef str _caller(str role):
     return "leastsq_batch" if role.startswith("batch") else "leastsq"
+
+
+cdef str _role_name(str role):
+    return role.rpartition(" ")[2]          # "batch Dfun" -> "Dfun"
 
 
 ctypedef struct _pair_t:
