@@ -15,7 +15,9 @@ reports and clean stops, and errors.
 """
 import ctypes
 import os
+import signal
 import sys
+import threading
 import warnings
 
 import numpy as np
@@ -1032,6 +1034,46 @@ def test_an_empty_batch_returns_empty_results(group, curves):
     data, f, j, _ = curves
     res = leastsq_batch(f, np.empty((0, 4)), args=(data.m,), Dfun=j)
     assert len(res) == 0 and res.x.shape == (0, 4)
+
+
+def test_a_single_threaded_compiled_batch_returns_to_python_between_slices(
+        long_threaded_batch, monkeypatch):
+    # Without progress reports the fits still run in slices of
+    # _INTERRUPT_FITS, so that a KeyboardInterrupt (raised between two Python
+    # calls) can stop a long batch.
+    import lmfit_core.batch as batch_module
+    data, f, X0, full = long_threaded_batch
+    slices = []
+
+    class Recording(batch_module.CompiledBatch):
+        def run(self, most=-1):
+            count = super().run(most)
+            slices.append((most, count))
+            return count
+    monkeypatch.setattr(batch_module, "CompiledBatch", Recording)
+    res = leastsq_batch(f, X0, args=(data.m,), threads=1)
+    assert_same_results(res, full)
+    most = batch_module._INTERRUPT_FITS
+    assert {m for m, _ in slices} == {most}
+    assert sum(c for _, c in slices) == 16000 and len(slices) == -(-16000 // most)
+
+
+def test_ctrl_c_stops_a_single_threaded_compiled_batch(long_threaded_batch):
+    # A real SIGINT while the fits run: KeyboardInterrupt, the caller's start
+    # points untouched, and the next batch runs as before.
+    data, f, X0, full = long_threaded_batch
+    x0 = X0.copy()
+    timer = threading.Timer(0.01, signal.pthread_kill, (threading.get_ident(),
+                                                        signal.SIGINT))
+    timer.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            for _ in range(50):     # until the signal comes (a batch takes > 0.1 s)
+                leastsq_batch(f, X0, args=(data.m,), threads=1)
+    finally:
+        timer.join()
+    assert_array_equal(X0, x0)
+    assert_same_results(leastsq_batch(f, X0, args=(data.m,), threads=1), full)
 
 
 def _threaded_batch_in_child(queue):

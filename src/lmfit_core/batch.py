@@ -442,10 +442,14 @@ def _run_compiled(func, Dfun, x, args, scale, mode, ftol, xtol, gtol, maxfev, ep
     reporting = update is not _no_progress
     stopped = False
     if threads == 1:
-        # Back to Python after each chunk only when someone is told.
+        # Back to Python after each chunk when someone is told, else after
+        # _INTERRUPT_FITS fits: often enough for Ctrl-C (KeyboardInterrupt,
+        # raised between two calls) to stop a long batch at once, too seldom
+        # to cost anything.
         done = 0
+        most = chunk_size if reporting else max(chunk_size, _INTERRUPT_FITS)
         while done < K:
-            count = batch.run(chunk_size if reporting else -1)
+            count = batch.run(most)
             if count == 0:      # pragma: no cover - every fit is taken
                 break
             done += count
@@ -456,6 +460,10 @@ def _run_compiled(func, Dfun, x, args, scale, mode, ftol, xtol, gtol, maxfev, ep
         stopped = _run_threads(batch, threads, update if reporting else None)
     return BatchResult(x, ier, nfev, njev, fnorm, cov_x, stopped, options)
 
+
+# Fits a single-threaded compiled batch runs between two returns to Python
+# when it reports no progress (about 10 ms of small fits).
+_INTERRUPT_FITS = 1024
 
 # How often the thread running a threaded compiled batch reports progress (s).
 _PROGRESS_INTERVAL = 0.005
