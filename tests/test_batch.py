@@ -1076,6 +1076,26 @@ def test_ctrl_c_stops_a_single_threaded_compiled_batch(long_threaded_batch):
     assert_same_results(leastsq_batch(f, X0, args=(data.m,), threads=1), full)
 
 
+@pytest.mark.parametrize("col_deriv", [False, True])
+def test_a_one_parameter_dfun_may_return_one_row_per_problem(col_deriv):
+    Y = np.exp(-np.array([0.5, 1.0, 2.0])[:, None] * T)
+
+    def rows(p, k):
+        return np.exp(-p[:, :1] * T) - Y[k]
+
+    def jac(p, k):
+        return -T * np.exp(-p[:, :1] * T)          # (r, M), not (r, M, 1)
+
+    def jac3(p, k):
+        J = jac(p, k)
+        return J[:, None, :] if col_deriv else J[:, :, None]
+    X0 = np.ones((3, 1))
+    res = leastsq_batch(rows, X0, Dfun=jac, col_deriv=col_deriv)
+    assert_same_results(res, leastsq_batch(rows, X0, Dfun=jac3, col_deriv=col_deriv))
+    assert res.success.all() and (res.njev > 0).all()
+    assert_allclose(res.x[:, 0], [0.5, 1.0, 2.0], rtol=1e-7)
+
+
 def _threaded_batch_in_child(queue):
     data, f, j, X0 = curve_set(64, 12)
     queue.put(leastsq_batch(f, X0, args=(data.m,), Dfun=j, threads=2).x)

@@ -213,7 +213,7 @@ def leastsq_batch(func, x0, args=(), Dfun=None, *, col_deriv=False, ftol=1.49012
         Extra arguments of `func` and `Dfun` (with a compiled model, ``(M,)``).
     Dfun : callable or compiled callback, optional
         The Jacobian. Vectorised: ``Dfun(x, k, *args) -> ndarray (r, M, n)``
-        (or ``(r, n, M)`` with `col_deriv`). Compiled: ``int j(Py_ssize_t k,
+        (or ``(r, n, M)`` with `col_deriv`; ``(r, M)`` when ``n == 1``). Compiled: ``int j(Py_ssize_t k,
         Py_ssize_t m, Py_ssize_t n, const double *x, double *fjac,
         Py_ssize_t ldfjac, void *user_data)`` writing ``d f_i / d x_j`` to
         ``fjac[i + j * ldfjac]``. Without it the Jacobian is formed by forward
@@ -338,6 +338,10 @@ def _checked_residuals(f, rows, m):
 def _jacobian_rows(Dfun, xr, kr, args, m, n, col_deriv):
     J = _as_rows(Dfun(xr, kr, *args), "Dfun")
     want = (xr.shape[0], n, m) if col_deriv else (xr.shape[0], m, n)
+    if n == 1 and J.shape == (xr.shape[0], m):
+        # One parameter: a row of M derivatives per problem, in either layout
+        # (leastsq takes a vector from a one-parameter Dfun too).
+        J = J.reshape(want)
     if J.shape != want:
         raise ValueError(f"leastsq_batch: Dfun returned an array of shape {J.shape}; "
                          f"it must return shape {want} (col_deriv={col_deriv})")
