@@ -213,9 +213,10 @@ def leastsq_batch(func, x0, args=(), Dfun=None, *, col_deriv=False, ftol=1.49012
         Extra arguments of `func` and `Dfun` (with a compiled model, ``(M,)``).
     Dfun : callable or compiled callback, optional
         The Jacobian. Vectorised: ``Dfun(x, k, *args) -> ndarray (r, M, n)``
-        (or ``(r, n, M)`` with `col_deriv`; ``(r, M)`` when ``n == 1``). Compiled: ``int j(Py_ssize_t k,
-        Py_ssize_t m, Py_ssize_t n, const double *x, double *fjac,
-        Py_ssize_t ldfjac, void *user_data)`` writing ``d f_i / d x_j`` to
+        (or ``(r, n, M)`` with `col_deriv`; ``(r, M)`` when ``n == 1``).
+        Compiled: ``int j(Py_ssize_t k, Py_ssize_t m, Py_ssize_t n, const
+        double *x, double *fjac, Py_ssize_t ldfjac, void *user_data)``
+        writing ``d f_i / d x_j`` to
         ``fjac[i + j * ldfjac]``. Without it the Jacobian is formed by forward
         differences, as in ``leastsq``.
     col_deriv : bool, optional
