@@ -349,12 +349,12 @@ def _jacobian_rows(Dfun, xr, kr, args, m, n, col_deriv):
     return J
 
 
-def _checked_chunk_size(chunk_size):
-    chunk_size = operator.index(chunk_size)
-    if chunk_size < 1:
-        raise ImproperInputError(f"leastsq_batch: chunk_size must be >= 1, got "
-                                 f"{chunk_size}")
-    return chunk_size
+def _at_least_one(value, name):
+    """The integer option `name` (threads, chunk_size), checked to be >= 1."""
+    value = operator.index(value)
+    if value < 1:
+        raise ImproperInputError(f"leastsq_batch: {name} must be >= 1, got {value}")
+    return value
 
 
 def _unfinished_results(K, n, cov):
@@ -369,7 +369,7 @@ def _run_lockstep(func, Dfun, x, args, col_deriv, scale, mode, ftol, xtol, gtol,
     # The problems are fitted in groups of chunk_size (default all of them),
     # one group after the other, each group's fits in lockstep.
     K, n = x.shape
-    group = K if chunk_size is None else _checked_chunk_size(chunk_size)
+    group = K if chunk_size is None else _at_least_one(chunk_size, "chunk_size")
     ier, nfev, njev, fnorm, cov_x = _unfinished_results(K, n, cov)
     m = None
     stopped = False
@@ -430,16 +430,14 @@ def _run_compiled(func, Dfun, x, args, scale, mode, ftol, xtol, gtol, maxfev, ep
     jac_addr, jac_data = (0, 0) if Dfun is None else compiled_target(Dfun, "batch Dfun")
     if threads is None:
         threads = _default_threads()
-    threads = operator.index(threads)
-    if threads < 1:
-        raise ImproperInputError(f"leastsq_batch: threads must be >= 1, got {threads}")
+    threads = _at_least_one(threads, "threads")
     # Starting threads costs about as much as a few dozen small fits.
     threads = min(threads, max(1, K // 32))
     if chunk_size is None:
         # Small enough to keep the threads busy to the end and the progress
         # reports frequent; large enough that taking one costs nothing.
         chunk_size = max(1, min(32, K // (16 * threads)))
-    chunk_size = _checked_chunk_size(chunk_size)
+    chunk_size = _at_least_one(chunk_size, "chunk_size")
     ier, nfev, njev, fnorm, cov_x = _unfinished_results(K, n, cov)
     batch = CompiledBatch(func_addr, func_data, jac_addr, jac_data, m, x, scale, mode,
                           ier, nfev, njev, fnorm, cov_x, ftol, xtol, gtol, maxfev,
