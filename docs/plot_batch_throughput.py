@@ -3,8 +3,8 @@
     python docs/plot_batch_throughput.py     # writes docs/_static/batch_throughput.png
 
 Series: exponential decays (m=100, n=3) through ``leastsq_batch`` with a
-vectorised NumPy model (in one group, and in groups of 250 problems) and
-through a Python loop over SciPy's ``leastsq``;
+vectorised NumPy model (in one group, and in groups of ``DECAY_GROUP``
+problems) and through a Python loop over SciPy's ``leastsq``;
 compiled Gaussians (m=100, n=4, analytic Jacobian) through ``leastsq_batch``
 on one and on two threads. Each point is the best of 3 to 50 runs. Needs SciPy
 and matplotlib (not needed to build the docs: the PNG is committed).
@@ -38,11 +38,11 @@ def main(out=os.path.join(os.path.dirname(__file__), "_static", "batch_throughpu
     from scipy.optimize import leastsq as scipy_leastsq
 
     from lmfit_core import _examples, leastsq_batch
-    from lmfit_core.bench import _decay_batch
+    from lmfit_core.bench import DECAY_GROUP, _decay_batch
 
     Ks = [10, 100, 1000, 10000]
-    series = {"NumPy model, leastsq_batch": [],
-              "NumPy model, leastsq_batch, chunk_size=250": [],
+    grouped = f"NumPy model, leastsq_batch, chunk_size={DECAY_GROUP}"
+    series = {"NumPy model, leastsq_batch": [], grouped: [],
               "NumPy model, loop over SciPy leastsq": [],
               "compiled model, 1 thread": [], "compiled model, 2 threads": []}
     t = np.linspace(-5, 5, 100)
@@ -50,8 +50,8 @@ def main(out=os.path.join(os.path.dirname(__file__), "_static", "batch_throughpu
     for K in Ks:
         rows, one, X0 = _decay_batch(K)
         series["NumPy model, leastsq_batch"].append(rate(lambda: leastsq_batch(rows, X0), K))
-        series["NumPy model, leastsq_batch, chunk_size=250"].append(
-            rate(lambda: leastsq_batch(rows, X0, chunk_size=250), K))
+        series[grouped].append(
+            rate(lambda: leastsq_batch(rows, X0, chunk_size=DECAY_GROUP), K))
         if K <= 1000:
             funcs = [one(k) for k in range(K)]
 

@@ -17,6 +17,9 @@ with safe_import():
     from lmfit_core.bench import _decay_batch
 
 with safe_import():
+    from lmfit_core.bench import DECAY_GROUP
+
+with safe_import():
     from lmfit_core import _examples
 
 with safe_import():
@@ -33,8 +36,8 @@ def _need(*names):
 class DecayBatch(Benchmark):
     """K exponential decays (m=100, n=3), finite differences: batch vs SciPy loop.
 
-    ``lmfit_core-groups`` fits the problems in groups of 250 (``chunk_size``),
-    which keeps the model's arrays in cache.
+    ``lmfit_core-groups`` fits the problems in groups of ``DECAY_GROUP``
+    (250, ``chunk_size``), which keeps the model's arrays in cache.
     """
 
     params = [[100, 2000], ["lmfit_core", "lmfit_core-groups", "scipy"]]
@@ -43,6 +46,8 @@ class DecayBatch(Benchmark):
 
     def setup(self, K, implementation):
         _need("leastsq_batch", "_decay_batch", "scipy_leastsq")
+        if implementation == "lmfit_core-groups":
+            _need("DECAY_GROUP")
         self.rows, one, self.x0 = _decay_batch(K)
         self.funcs = [one(k) for k in range(K)]
 
@@ -50,7 +55,7 @@ class DecayBatch(Benchmark):
         if implementation == "lmfit_core":
             return leastsq_batch(self.rows, self.x0).nfev
         if implementation == "lmfit_core-groups":
-            return leastsq_batch(self.rows, self.x0, chunk_size=250).nfev
+            return leastsq_batch(self.rows, self.x0, chunk_size=DECAY_GROUP).nfev
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
             return np.array([scipy_leastsq(f, x, full_output=True)[2]["nfev"]
