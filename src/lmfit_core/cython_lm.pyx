@@ -293,6 +293,11 @@ cdef int _pair_jac(Py_ssize_t m, Py_ssize_t n, const double* x, double* fjac,
     return p.jac(m, n, x, fjac, ldfjac, p.jac_data)
 
 
+cdef inline void* _data_or_null(object arr):
+    # The data of an optional array (None: NULL, the driver's work array then).
+    return NULL if arr is None else cnp.PyArray_DATA(<cnp.ndarray>arr)
+
+
 def fit_compiled(size_t func_addr, size_t func_data, size_t jac_addr, size_t jac_data,
                  cnp.ndarray x, cnp.ndarray fvec, object fjac, object diag,
                  object ipvt, object qtf, double ftol, double xtol, double gtol,
@@ -311,10 +316,10 @@ def fit_compiled(size_t func_addr, size_t func_data, size_t jac_addr, size_t jac
     cdef Py_ssize_t n = cnp.PyArray_SIZE(x), m = cnp.PyArray_SIZE(fvec)
     cdef double* x_p = <double*>cnp.PyArray_DATA(x)
     cdef double* fvec_p = <double*>cnp.PyArray_DATA(fvec)
-    cdef double* fjac_p = NULL if fjac is None else <double*>cnp.PyArray_DATA(<cnp.ndarray>fjac)
-    cdef const double* diag_p = NULL if diag is None else <double*>cnp.PyArray_DATA(<cnp.ndarray>diag)
-    cdef int* ipvt_p = NULL if ipvt is None else <int*>cnp.PyArray_DATA(<cnp.ndarray>ipvt)
-    cdef double* qtf_p = NULL if qtf is None else <double*>cnp.PyArray_DATA(<cnp.ndarray>qtf)
+    cdef double* fjac_p = <double*>_data_or_null(fjac)
+    cdef const double* diag_p = <double*>_data_or_null(diag)
+    cdef int* ipvt_p = <int*>_data_or_null(ipvt)
+    cdef double* qtf_p = <double*>_data_or_null(qtf)
     pair.func = <lm_func_t>func_addr
     pair.func_data = <void*>func_data
     pair.jac = <lm_jac_t>jac_addr
