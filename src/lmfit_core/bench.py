@@ -22,8 +22,10 @@ import warnings
 
 import numpy as np
 
-from lmfit_core import leastsq
+from lmfit_core import _bench_peers, leastsq
 from lmfit_core._timing import format_seconds, median_time
+
+_NO_PEER = "cminpack-numba is not installed (pip install cminpack-numba): no peer"
 
 
 def _rosenbrock():
@@ -171,6 +173,13 @@ def run_compiled(repeats=2000):
         ("SciPy leastsq, NumPy residual and Dfun",
          lambda: scipy_leastsq(numpy_residuals, x0, Dfun=numpy_jacobian)),
     ]
+    peer = _bench_peers.load(t)
+    if peer is not None:
+        # A peer of the targets: cminpack through numba cfuncs, same model.
+        paths += [("cminpack-numba lmdif (numba cfunc)", lambda: peer["lmdif"](y, x0)),
+                  ("cminpack-numba lmder (numba cfunc)", lambda: peer["lmder"](y, x0))]
+        for name in ("lmdif", "lmder"):
+            peer[name](y, x0)                   # compile before timing
     print("compiled Gaussian + background, m=100, n=4: median time per fit "
           "(the paths alternating)")
     times = {name: [] for name, _ in paths}
@@ -179,6 +188,8 @@ def run_compiled(repeats=2000):
             times[name].append(_one_run(fn)[0])
     for name, _ in paths:
         print(f"  {name:<40}{format_seconds(float(np.median(times[name]))):>12}")
+    if peer is None:
+        print(f"  {_NO_PEER}")
 
     def batch(k):
         for _ in range(k):
@@ -270,17 +281,27 @@ def run_batch(repeats=9):
          + 0.05 * rng.normal(size=(K, t.size)))
     gauss = _examples.CurveSet(t, Y)
     X0 = np.tile([1.5, 0.0, 1.5, 0.3], (K, 1))
-    _compiled_rate("compiled Gaussians, m=100, n=4, lmder", leastsq_batch,
-                   LowLevelCallable.from_cython(_examples, "gauss_batch_residuals",
-                                                gauss.user_data),
-                   LowLevelCallable.from_cython(_examples, "gauss_batch_jacobian",
-                                                gauss.user_data),
-                   X0, 100, {}, repeats)
+    res = _compiled_rate("compiled Gaussians, m=100, n=4, lmder", leastsq_batch,
+                         LowLevelCallable.from_cython(_examples, "gauss_batch_residuals",
+                                                      gauss.user_data),
+                         LowLevelCallable.from_cython(_examples, "gauss_batch_jacobian",
+                                                      gauss.user_data),
+                         X0, 100, {}, repeats)
     # The reference for this rate: a Python loop over SciPy's leastsq
     # with the model in NumPy (10,700 fits/s when the target was set), on the
     # first 500 problems, so that a run shows the machine's state.
     print(f"    SciPy loop, NumPy model and Dfun: "
           f"{_scipy_gauss_rate(t, Y[:500], X0[:500], scipy_leastsq):,.0f} fits/s")
+    peer = _bench_peers.load(t)
+    if peer is None:
+        print(f"    {_NO_PEER}")
+    else:
+        peer["lmder_loop"](Y[:2], X0[:2])       # compile before timing
+        runs = [_one_run(lambda: peer["lmder_loop"](Y, X0)) for _ in range(repeats)]
+        best = min(t for t, _ in runs)
+        same = int((runs[0][1][1] == res.nfev).sum())
+        print(f"    cminpack-numba lmder, numba loop (1 thread): {K / best:,.0f} fits/s; "
+              f"same nfev as lmfit_core: {same:,}/{K:,}")
 
     truth = np.column_stack([rng.uniform(50, 150, K), rng.uniform(1.5, 2.5, K),
                              rng.uniform(1.5, 2.5, K), rng.uniform(0.8, 1.2, K),
@@ -333,6 +354,7 @@ def _compiled_rate(name, solver, f, j, X0, m, options, repeats):
     print(f"  {K:,} {name}: 1 thread {K / one:,.0f} fits/s, 2 threads "
           f"{K / two:,.0f} fits/s ({one / two:.2f}x); converged "
           f"{int(res.success.sum()):,}/{K:,}")
+    return res
 
 
 # BLAS threads that spin after a NumPy call take a core from the fits timed
