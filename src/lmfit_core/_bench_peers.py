@@ -1,83 +1,114 @@
-"""The benchmark's peer: MINPACK (cminpack) driven from numba, on lmfit_core's Gaussian.
+"""The benchmark's peers: MINPACK driven from numba, on lmfit_core's Gaussian.
 
 The embedding and batch issues set their targets against MINPACK called
-through numba ``cfunc`` callbacks, among others. ``cminpack-numba`` (PyPI,
-builds with a C compiler; pulls in numba) is the one of those that installs
-from the package registry alone, so ``python -m lmfit_core.bench`` runs it in
-the same process as lmfit_core: a ratio from one run says more on a noisy
-machine than a number measured on another day. Optional: ``load`` returns None
-without it.
+through numba ``cfunc`` callbacks: ``cminpack-numba`` (cminpack, C; PyPI,
+builds with a C compiler) and ``minpack-numba`` (MINPACK's Fortran; PyPI,
+builds only where gfortran is installed). ``python -m lmfit_core.bench`` runs
+those that are installed in the same process as lmfit_core: a ratio from one
+run says more on a noisy machine than a number measured on another day.
 
 The model is ``_examples``' Gaussian on a background, the same formulas and
 order of operations, with the abscissae frozen into the compiled code and the
-data as the callback's user data; the fits take the same steps (same nfev).
+curve as the callback's user data; the fits take the same steps (same nfev).
 """
+import importlib
+
 import numpy as np
 
 
 def load(t):
-    """The peer's fits of Gaussians on the abscissae `t`, or None if it is not installed.
+    """The installed peers' fits of Gaussians on the abscissae `t`.
 
     Returns
     -------
-    dict or None
-        ``"lmdif"`` and ``"lmder"``: ``fit(y, x0)`` for one fit called from
-        Python; ``"lmder_loop"``: ``fits(Y, X0)``, a numba-compiled loop over
-        the rows of ``Y`` (one fit each, analytic Jacobian).
+    dict
+        Peer name -> ``{"lmdif": fit, "lmder": fit, "lmder_loop": fits}``:
+        ``fit(y, x0)`` runs one fit called from Python; ``fits(Y, X0)`` is a
+        numba-compiled loop over the rows of ``Y`` (one fit each, analytic
+        Jacobian) returning ``(x, nfev)``. Empty when numba is not installed.
     """
     try:
-        import cminpack_numba as cm
         import numba
     except ImportError:
-        return None
+        return {}
     t = np.ascontiguousarray(t, dtype=float)
+    m = t.size
 
-    @numba.cfunc(cm.lmdif_sig)
-    def residuals(udata, m, n, p, fvec, iflag):
-        y = numba.carray(udata, (m,), dtype=np.float64)
+    @numba.njit(inline="always")
+    def residuals(p, y, fvec):
         a, c, w, b = p[0], p[1], p[2], p[3]
         s = -0.5 / (w * w)
         for i in range(m):
             u = t[i] - c
             fvec[i] = a * np.exp(s * u * u) + b - y[i]
-        return 0
 
-    @numba.cfunc(cm.lmder_sig)
-    def residuals_jacobian(udata, m, n, p, fvec, fjac, ldfjac, iflag):
-        y = numba.carray(udata, (m,), dtype=np.float64)
-        a, c, w, b = p[0], p[1], p[2], p[3]
+    @numba.njit(inline="always")
+    def jacobian(p, fjac, ldfjac):
+        a, c, w = p[0], p[1], p[2]
         s = -0.5 / (w * w)
         w2 = 1.0 / (w * w)
-        if iflag == 1:
-            for i in range(m):
-                u = t[i] - c
-                fvec[i] = a * np.exp(s * u * u) + b - y[i]
-        elif iflag == 2:
-            for i in range(m):
-                u = t[i] - c
-                g = np.exp(s * u * u)
-                fjac[i] = g
-                fjac[i + ldfjac] = a * g * u * w2
-                fjac[i + 2 * ldfjac] = a * g * u * u * w2 / w
-                fjac[i + 3 * ldfjac] = 1.0
-        return 0
+        for i in range(m):
+            u = t[i] - c
+            g = np.exp(s * u * u)
+            fjac[i] = g
+            fjac[i + ldfjac] = a * g * u * w2
+            fjac[i + 2 * ldfjac] = a * g * u * u * w2 / w
+            fjac[i + 3 * ldfjac] = 1.0
 
-    dif, der, m = residuals.address, residuals_jacobian.address, t.size
+    @numba.njit(inline="always")
+    def curve(udata):
+        return numba.carray(udata, (m,), dtype=np.float64)
+
+    peers = {}
+    for name in ("cminpack_numba", "minpack_numba"):
+        try:
+            lib = importlib.import_module(name)
+        except ImportError:
+            continue
+        if name == "cminpack_numba":
+            # int fcn(void *p, int m, int n, const double *x, double *fvec, int iflag)
+            @numba.cfunc(lib.lmdif_sig)
+            def f_dif(udata, m_, n, p, fvec, iflag):
+                residuals(p, curve(udata), fvec)
+                return 0
+
+            @numba.cfunc(lib.lmder_sig)
+            def f_der(udata, m_, n, p, fvec, fjac, ldfjac, iflag):
+                if iflag == 1:
+                    residuals(p, curve(udata), fvec)
+                elif iflag == 2:
+                    jacobian(p, fjac, ldfjac)
+                return 0
+        else:
+            # void fcn(int m, int n, const double *x, double *fvec, int *iflag, void *p)
+            @numba.cfunc(lib.lmdif_sig)
+            def f_dif(m_, n, p, fvec, iflag, udata):
+                residuals(p, curve(udata), fvec)
+
+            @numba.cfunc(lib.lmder_sig)
+            def f_der(m_, n, p, fvec, fjac, ldfjac, iflag, udata):
+                if iflag[0] == 1:
+                    residuals(p, curve(udata), fvec)
+                elif iflag[0] == 2:
+                    jacobian(p, fjac, ldfjac)
+        peers[name.replace("_", "-")] = _fits(numba, lib, m, f_dif.address,
+                                              f_der.address)
+    return peers
+
+
+def _fits(numba, lib, m, dif, der):
+    lmdif, lmder = lib.lmdif, lib.lmder
 
     @numba.njit
     def lmder_loop(Y, X0):
         x = np.empty_like(X0)
         nfev = np.empty(Y.shape[0], dtype=np.int64)
         for k in range(Y.shape[0]):
-            out = cm.lmder(der, m, X0[k], udata=Y[k])
+            out = lmder(der, m, X0[k], udata=Y[k])
             x[k] = out[0]
-            nfev[k] = out[-3]
+            nfev[k] = out[5]
         return x, nfev
 
-    def fit_dif(y, x0):
-        return cm.lmdif(dif, m, x0, udata=y)
-
-    def fit_der(y, x0):
-        return cm.lmder(der, m, x0, udata=y)
-
-    return {"lmdif": fit_dif, "lmder": fit_der, "lmder_loop": lmder_loop}
+    return {"lmdif": lambda y, x0: lmdif(dif, m, x0, udata=y),
+            "lmder": lambda y, x0: lmder(der, m, x0, udata=y),
+            "lmder_loop": lmder_loop}

@@ -25,7 +25,14 @@ import numpy as np
 from lmfit_core import _bench_peers, leastsq
 from lmfit_core._timing import format_seconds, median_time
 
-_NO_PEER = "cminpack-numba is not installed (pip install cminpack-numba): no peer"
+
+def _missing_peers(peers, indent):
+    """Say which of the numba-driven MINPACK peers were not measured, and why."""
+    how = {"cminpack-numba": "pip install cminpack-numba",
+           "minpack-numba": "pip install minpack-numba, which needs gfortran"}
+    for peer, install in how.items():
+        if peer not in peers:
+            print(f"{indent}{peer} is not installed ({install}): not measured")
 
 
 def _rosenbrock():
@@ -173,13 +180,13 @@ def run_compiled(repeats=2000):
         ("SciPy leastsq, NumPy residual and Dfun",
          lambda: scipy_leastsq(numpy_residuals, x0, Dfun=numpy_jacobian)),
     ]
-    peer = _bench_peers.load(t)
-    if peer is not None:
-        # A peer of the targets: cminpack through numba cfuncs, same model.
-        paths += [("cminpack-numba lmdif (numba cfunc)", lambda: peer["lmdif"](y, x0)),
-                  ("cminpack-numba lmder (numba cfunc)", lambda: peer["lmder"](y, x0))]
-        for name in ("lmdif", "lmder"):
-            peer[name](y, x0)                   # compile before timing
+    # Peers of the targets: MINPACK through numba cfuncs, the same model.
+    peers = _bench_peers.load(t)
+    for peer, fits in peers.items():
+        for kind in ("lmdif", "lmder"):
+            fits[kind](y, x0)                   # compile before timing
+            paths.append((f"{peer} {kind} (numba cfunc)",
+                          lambda fit=fits[kind]: fit(y, x0)))
     print("compiled Gaussian + background, m=100, n=4: median time per fit "
           "(the paths alternating)")
     times = {name: [] for name, _ in paths}
@@ -188,8 +195,7 @@ def run_compiled(repeats=2000):
             times[name].append(_one_run(fn)[0])
     for name, _ in paths:
         print(f"  {name:<40}{format_seconds(float(np.median(times[name]))):>12}")
-    if peer is None:
-        print(f"  {_NO_PEER}")
+    _missing_peers(peers, "  ")
 
     def batch(k):
         for _ in range(k):
@@ -292,16 +298,16 @@ def run_batch(repeats=9):
     # first 500 problems, so that a run shows the machine's state.
     print(f"    SciPy loop, NumPy model and Dfun: "
           f"{_scipy_gauss_rate(t, Y[:500], X0[:500], scipy_leastsq):,.0f} fits/s")
-    peer = _bench_peers.load(t)
-    if peer is None:
-        print(f"    {_NO_PEER}")
-    else:
-        peer["lmder_loop"](Y[:2], X0[:2])       # compile before timing
-        runs = [_one_run(lambda: peer["lmder_loop"](Y, X0)) for _ in range(repeats)]
+    peers = _bench_peers.load(t)
+    for peer, fits in peers.items():
+        loop = fits["lmder_loop"]
+        loop(Y[:2], X0[:2])                     # compile before timing
+        runs = [_one_run(lambda: loop(Y, X0)) for _ in range(repeats)]
         best = min(t for t, _ in runs)
         same = int((runs[0][1][1] == res.nfev).sum())
-        print(f"    cminpack-numba lmder, numba loop (1 thread): {K / best:,.0f} fits/s; "
+        print(f"    {peer} lmder, numba loop (1 thread): {K / best:,.0f} fits/s; "
               f"same nfev as lmfit_core: {same:,}/{K:,}")
+    _missing_peers(peers, "    ")
 
     truth = np.column_stack([rng.uniform(50, 150, K), rng.uniform(1.5, 2.5, K),
                              rng.uniform(1.5, 2.5, K), rng.uniform(0.8, 1.2, K),
