@@ -8,7 +8,7 @@ import warnings
 
 import numpy as np
 
-from .common import Benchmark, safe_import, setup, skip  # noqa: F401
+from .common import Benchmark, need, safe_import, setup, skip  # noqa: F401
 
 with safe_import():
     from lmfit_core import leastsq_batch
@@ -27,12 +27,6 @@ with safe_import():
     from scipy.optimize import leastsq as scipy_leastsq
 
 
-def _need(*names):
-    for name in names:
-        if name not in globals():
-            skip(f"{name} is not importable on this commit")
-
-
 class DecayBatch(Benchmark):
     """K exponential decays (m=100, n=3), finite differences: batch vs SciPy loop.
 
@@ -45,9 +39,9 @@ class DecayBatch(Benchmark):
     timeout = 300
 
     def setup(self, K, implementation):
-        _need("leastsq_batch", "_decay_batch", "scipy_leastsq")
+        need(globals(), "leastsq_batch", "_decay_batch", "scipy_leastsq")
         if implementation == "lmfit_core-groups":
-            _need("DECAY_GROUP")
+            need(globals(), "DECAY_GROUP")
         self.rows, one, self.x0 = _decay_batch(K)
         self.funcs = [one(k) for k in range(K)]
 
@@ -79,7 +73,7 @@ class CompiledBatch(Benchmark):
     timeout = 300
 
     def setup(self, model, threads):
-        _need("leastsq_batch", "_examples", "LowLevelCallable")
+        need(globals(), "leastsq_batch", "_examples", "LowLevelCallable")
         if not hasattr(_examples, "CurveSet"):
             skip("no batch models on this commit")
         rng = np.random.default_rng(5)

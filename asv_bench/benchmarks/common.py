@@ -51,3 +51,13 @@ class Benchmark:
 def skip(reason):
     """Skip the current benchmark (asv treats NotImplementedError as a skip)."""
     raise NotImplementedError(reason)
+
+
+def need(namespace, *names):
+    """Skip unless each of `names` was imported into `namespace` (a module's globals()).
+
+    With :class:`safe_import`, a name a commit lacks stays undefined.
+    """
+    for name in names:
+        if name not in namespace:
+            skip(f"{name} is not importable on this commit")
