@@ -29,16 +29,14 @@ CURVES[4, ::7] += 2.0
 DATA = np.ascontiguousarray(np.vstack([T, CURVES]))
 X0 = np.array([1.5, 0.0, 1.5, 0.3])
 
-FUNC_SIG = types.intc(types.intp, types.intp, types.CPointer(types.double),
-                      types.CPointer(types.double), types.voidptr)
-JAC_SIG = types.intc(types.intp, types.intp, types.CPointer(types.double),
-                     types.CPointer(types.double), types.intp, types.voidptr)
-BATCH_FUNC_SIG = types.intc(types.intp, types.intp, types.intp,
-                            types.CPointer(types.double), types.CPointer(types.double),
-                            types.voidptr)
-BATCH_JAC_SIG = types.intc(types.intp, types.intp, types.intp,
-                           types.CPointer(types.double), types.CPointer(types.double),
-                           types.intp, types.voidptr)
+# lmfit_core's signatures (cython_lm.FUNC_SIGNATURE, JAC_SIGNATURE); a batch
+# callback takes the problem index first.
+_DOUBLES = types.CPointer(types.double)
+FUNC_SIG = types.intc(types.intp, types.intp, _DOUBLES, _DOUBLES, types.voidptr)
+JAC_SIG = types.intc(types.intp, types.intp, _DOUBLES, _DOUBLES, types.intp,
+                     types.voidptr)
+BATCH_FUNC_SIG = types.intc(types.intp, *FUNC_SIG.args)
+BATCH_JAC_SIG = types.intc(types.intp, *JAC_SIG.args)
 
 
 @numba.njit
@@ -104,8 +102,7 @@ def stop_when_narrow(m, n, p, fvec, udata):
     return 0
 
 
-@numba.cfunc(types.intc(types.intc, types.intc, types.CPointer(types.double),
-                        types.CPointer(types.double), types.voidptr))
+@numba.cfunc(types.intc(types.intc, types.intc, _DOUBLES, _DOUBLES, types.voidptr))
 def int32_residuals(m, n, p, fvec, udata):
     return 0
 
