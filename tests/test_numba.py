@@ -160,9 +160,16 @@ def test_cfunc_stop_raises():
         leastsq(stop_when_narrow, X0, args=(M,))
 
 
-def test_cfunc_of_another_signature_is_rejected():
-    with pytest.raises(TypeError):
-        leastsq(int32_residuals, X0, args=(M,))
+@pytest.mark.parametrize("solver, cfunc", [
+    (leastsq, int32_residuals),          # int where Py_ssize_t is wanted
+    (leastsq, batch_residuals),          # a batch callback for one fit
+    (leastsq, curve_jacobian),           # a Jacobian as func
+    (leastsq_batch, global_residuals),   # a one-fit callback for a batch
+])
+def test_cfunc_of_another_signature_is_rejected(solver, cfunc):
+    x0 = X0 if solver is leastsq else np.tile(X0, (2, 1))
+    with pytest.raises(TypeError, match="signature"):
+        solver(cfunc, x0, args=(M,))
 
 
 @pytest.mark.parametrize("threads", [1, 2])
