@@ -287,27 +287,26 @@ def run_batch(repeats=9):
          + 0.05 * rng.normal(size=(K, t.size)))
     gauss = _examples.CurveSet(t, Y)
     X0 = np.tile([1.5, 0.0, 1.5, 0.3], (K, 1))
-    res = _compiled_rate("compiled Gaussians, m=100, n=4, lmder", leastsq_batch,
-                         LowLevelCallable.from_cython(_examples, "gauss_batch_residuals",
-                                                      gauss.user_data),
-                         LowLevelCallable.from_cython(_examples, "gauss_batch_jacobian",
-                                                      gauss.user_data),
-                         X0, 100, {}, repeats)
+    # Peers of the target: MINPACK through numba cfuncs, the same model, in a
+    # numba-compiled loop over the problems (alternating with our runs).
+    peers = _bench_peers.load(t)
+    loops = []
+    for peer, fits in peers.items():
+        fits["lmder_loop"](Y[:2], X0[:2])       # compile before timing
+        loops.append((f"{peer} lmder, numba loop (1 thread)",
+                      lambda loop=fits["lmder_loop"]: loop(Y, X0)[1]))
+    _compiled_rate("compiled Gaussians, m=100, n=4, lmder", leastsq_batch,
+                   LowLevelCallable.from_cython(_examples, "gauss_batch_residuals",
+                                                gauss.user_data),
+                   LowLevelCallable.from_cython(_examples, "gauss_batch_jacobian",
+                                                gauss.user_data),
+                   X0, 100, {}, repeats, loops)
+    _missing_peers(peers, "    ")
     # The issue's reference for this rate: a Python loop over SciPy's leastsq
     # with the model in NumPy (10,700 fits/s when the target was set), on the
     # first 500 problems, so that a run shows the machine's state.
     print(f"    SciPy loop, NumPy model and Dfun: "
           f"{_scipy_gauss_rate(t, Y[:500], X0[:500], scipy_leastsq):,.0f} fits/s")
-    peers = _bench_peers.load(t)
-    for peer, fits in peers.items():
-        loop = fits["lmder_loop"]
-        loop(Y[:2], X0[:2])                     # compile before timing
-        runs = [_one_run(lambda: loop(Y, X0)) for _ in range(repeats)]
-        seconds = float(np.median([run[0] for run in runs]))
-        same = int((runs[0][1][1] == res.nfev).sum())
-        print(f"    {peer} lmder, numba loop (1 thread): {K / seconds:,.0f} fits/s; "
-              f"same nfev as lmfit_core: {same:,}/{K:,}")
-    _missing_peers(peers, "    ")
 
     truth = np.column_stack([rng.uniform(50, 150, K), rng.uniform(1.5, 2.5, K),
                              rng.uniform(1.5, 2.5, K), rng.uniform(0.8, 1.2, K),
@@ -348,18 +347,32 @@ def _scipy_gauss_rate(t, Y, X0, scipy_leastsq, repeats=3):
     return len(Y) / best
 
 
-def _compiled_rate(name, solver, f, j, X0, m, options, repeats):
+def _compiled_rate(name, solver, f, j, X0, m, options, repeats, others=()):
+    """Fits/s of a compiled batch on 1 and 2 threads, printed; returns its result.
+
+    `others` are ``(label, fn)`` pairs timed in the same rounds (alternating
+    with the batch, so that they see the same machine): ``fn()`` fits all
+    K problems and returns their nfev, which is compared with the batch's.
+    """
     K = X0.shape[0]
-    times = {1: [], 2: []}
+    times = {1: [], 2: [], **{label: [] for label, _ in others}}
+    nfev = {}
     for _ in range(repeats):
         for threads in (1, 2):
             t, res = _one_run(lambda: solver(f, X0, args=(m,), Dfun=j, threads=threads,
                                              **options))
             times[threads].append(t)
+        for label, fn in others:
+            t, nfev[label] = _one_run(fn)
+            times[label].append(t)
     one, two = float(np.median(times[1])), float(np.median(times[2]))
     print(f"  {K:,} {name}: 1 thread {K / one:,.0f} fits/s, 2 threads "
           f"{K / two:,.0f} fits/s ({one / two:.2f}x); converged "
           f"{int(res.success.sum()):,}/{K:,}")
+    for label, _ in others:
+        same = int((nfev[label] == res.nfev).sum())
+        print(f"    {label}: {K / float(np.median(times[label])):,.0f} fits/s; same nfev "
+              f"as lmfit_core: {same:,}/{K:,}")
     return res
 
 
