@@ -6,6 +6,7 @@
 """
 from lmfit_core._leastsq import (LEASTSQ_FAILURE, LEASTSQ_SUCCESS, ImproperInputError,
                                  leastsq)
+from lmfit_core._patch import patch_scipy
 from lmfit_core.batch import BatchResult, leastsq_batch
 
 __version__ = "0.1.0"
@@ -23,4 +24,4 @@ def get_include():
 
 
 __all__ = ["leastsq", "leastsq_batch", "BatchResult", "ImproperInputError", "LEASTSQ_SUCCESS", "LEASTSQ_FAILURE",
-           "get_include", "__version__"]
+           "patch_scipy", "get_include", "__version__"]
