@@ -7,10 +7,11 @@ from lmfit_core._leastsq import leastsq
 
 # Where code that fits with SciPy's MINPACK finds leastsq when it calls it:
 # SciPy's public name (astropy's fitters, user code that looks it up at call
-# time), the module curve_fit calls it from, and the name lmfit's "leastsq"
-# method imported it as. The first two are patched always (SciPy is imported
-# for them), the others only if their package is imported.
-_SCIPY = (("scipy.optimize", "leastsq"), ("scipy.optimize._minpack_py", "leastsq"))
+# time), the private module curve_fit calls it from (SciPy 1.8 and later; a
+# SciPy without it keeps its own curve_fit), and the name lmfit's "leastsq"
+# method imported it as, patched if lmfit is imported.
+_SCIPY = ("scipy.optimize", "leastsq")
+_CURVE_FIT = ("scipy.optimize._minpack_py", "leastsq")
 _USERS = (("lmfit.minimizer", "scipy_leastsq"),)
 
 
@@ -60,11 +61,14 @@ def patch_scipy():
     saved = []
     scipy_leastsq = None
     try:
-        for name, attr in _SCIPY:
-            module = importlib.import_module(name)
-            saved.append((module, attr, getattr(module, attr)))
-        scipy_leastsq = saved[0][2]
-        for name, attr in _USERS:
+        module = importlib.import_module(_SCIPY[0])
+        scipy_leastsq = module.leastsq
+        saved.append((module, _SCIPY[1], scipy_leastsq))
+        try:
+            importlib.import_module(_CURVE_FIT[0])   # loaded, then patched below
+        except ImportError:
+            pass
+        for name, attr in (_CURVE_FIT, *_USERS):
             module = sys.modules.get(name)
             if module is not None and hasattr(module, attr):
                 saved.append((module, attr, getattr(module, attr)))
