@@ -44,7 +44,9 @@ def patch_scipy():
     scipy.optimize import leastsq``) keeps SciPy's, except lmfit's, which is
     patched too; code that does so inside the block gets lmfit_core's, and
     keeps it until it imports again (lmfit's is set back to SciPy's on
-    leaving).
+    leaving). :func:`scipy.optimize.least_squares` does not call
+    ``leastsq`` (its ``method="lm"`` calls MINPACK's C routine directly), so
+    it is not affected.
 
     Examples
     --------
