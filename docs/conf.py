@@ -76,6 +76,7 @@ else:
         ("py:func", "scipy.optimize.leastsq"),
         ("py:obj", "scipy.optimize.leastsq"),
         ("py:func", "scipy.optimize.curve_fit"),
+        ("py:func", "scipy.optimize.least_squares"),
     ]
 
 # -- HTML ---------------------------------------------------------------------
