@@ -60,20 +60,17 @@ def patch_scipy():
     >>> np.round(popt, 6)
     array([2.5, 1.3])
     """
-    saved = []
-    scipy_leastsq = None
+    scipy_leastsq = importlib.import_module(_SCIPY[0]).leastsq  # needs SciPy
     try:
-        module = importlib.import_module(_SCIPY[0])
-        scipy_leastsq = module.leastsq
-        saved.append((module, _SCIPY[1], scipy_leastsq))
-        try:
-            importlib.import_module(_CURVE_FIT[0])   # loaded, then patched below
-        except ImportError:
-            pass
-        for name, attr in (_CURVE_FIT, *_USERS):
-            module = sys.modules.get(name)
-            if module is not None and hasattr(module, attr):
-                saved.append((module, attr, getattr(module, attr)))
+        importlib.import_module(_CURVE_FIT[0])      # loaded, then patched below
+    except ImportError:
+        pass
+    saved = []
+    for name, attr in (_SCIPY, _CURVE_FIT, *_USERS):
+        module = sys.modules.get(name)
+        if module is not None and hasattr(module, attr):
+            saved.append((module, attr, getattr(module, attr)))
+    try:
         for module, attr, _ in saved:
             setattr(module, attr, leastsq)
         yield
@@ -85,6 +82,6 @@ def patch_scipy():
         patched = {(module.__name__, attr) for module, attr, _ in saved}
         for name, attr in _USERS:
             module = sys.modules.get(name)
-            if (scipy_leastsq is not None and (name, attr) not in patched
-                    and module is not None and getattr(module, attr, None) is leastsq):
+            if ((name, attr) not in patched and module is not None
+                    and getattr(module, attr, None) is leastsq):
                 setattr(module, attr, scipy_leastsq)
