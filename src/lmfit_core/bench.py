@@ -348,7 +348,7 @@ def _scipy_gauss_rate(t, Y, X0, scipy_leastsq, repeats=3):
 
 
 def _compiled_rate(name, solver, f, j, X0, m, options, repeats, others=()):
-    """Fits/s of a compiled batch on 1 and 2 threads, printed; returns its result.
+    """Print the fits/s of a compiled batch on 1 and 2 threads.
 
     `others` are ``(label, fn)`` pairs timed in the same rounds (alternating
     with the batch, so that they see the same machine): ``fn()`` fits all
@@ -373,7 +373,6 @@ def _compiled_rate(name, solver, f, j, X0, m, options, repeats, others=()):
         same = int((nfev[label] == res.nfev).sum())
         print(f"    {label}: {K / float(np.median(times[label])):,.0f} fits/s; same nfev "
               f"as lmfit_core: {same:,}/{K:,}")
-    return res
 
 
 # BLAS threads that spin after a NumPy call take a core from the fits timed
