@@ -16,6 +16,11 @@ import importlib
 import numpy as np
 
 
+# Peers already compiled, per abscissae: numba compiles each peer's callbacks
+# and loop for about a second, and the script asks twice.
+_LOADED = {}
+
+
 def load(t):
     """The installed peers' fits of Gaussians on the abscissae `t`.
 
@@ -27,11 +32,18 @@ def load(t):
         numba-compiled loop over the rows of ``Y`` (one fit each, analytic
         Jacobian) returning ``(x, nfev)``. Empty when numba is not installed.
     """
+    t = np.ascontiguousarray(t, dtype=float)
+    key = t.tobytes()
+    if key not in _LOADED:
+        _LOADED[key] = _compile(t)
+    return _LOADED[key]
+
+
+def _compile(t):
     try:
         import numba
     except ImportError:
         return {}
-    t = np.ascontiguousarray(t, dtype=float)
     m = t.size
 
     @numba.njit(inline="always")
