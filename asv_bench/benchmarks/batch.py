@@ -8,7 +8,8 @@ import warnings
 
 import numpy as np
 
-from .common import Benchmark, need, safe_import, setup, skip  # noqa: F401
+from .common import (Benchmark, batch_callbacks, gauss_curves, need,  # noqa: F401
+                     safe_import, setup, skip)
 
 with safe_import():
     from lmfit_core import leastsq_batch
@@ -76,16 +77,13 @@ class CompiledBatch(Benchmark):
         need(globals(), "leastsq_batch", "_examples", "LowLevelCallable")
         if not hasattr(_examples, "CurveSet"):
             skip("no batch models on this commit")
-        rng = np.random.default_rng(5)
         K = 10_000
         if model == "gauss1d":
-            t = np.linspace(-5, 5, 100)
-            Y = (_examples.gauss_model([2.0, 0.3, 1.1, 0.5], t)
-                 + 0.05 * rng.normal(size=(K, t.size)))
+            t, Y, self.x0 = gauss_curves(_examples, K)
             self.data = _examples.CurveSet(t, Y)
-            self.x0 = np.tile([1.5, 0.0, 1.5, 0.3], (K, 1))
             self.m, self.options = 100, {}
         else:
+            rng = np.random.default_rng(5)
             truth = np.column_stack([rng.uniform(50, 150, K), rng.uniform(1.5, 2.5, K),
                                      rng.uniform(1.5, 2.5, K), rng.uniform(0.8, 1.2, K),
                                      rng.uniform(5, 15, K)])
@@ -94,11 +92,9 @@ class CompiledBatch(Benchmark):
             self.data = _examples.CurveSet(None, Z)
             self.x0 = truth * rng.choice([0.9, 1.1], size=truth.shape)
             self.m, self.options = 25, dict(ftol=1e-4, xtol=1e-4)
-        name = "gauss" if model == "gauss1d" else "gauss2d"
-        self.f = LowLevelCallable.from_cython(_examples, f"{name}_batch_residuals",
-                                              self.data.user_data)
-        self.j = LowLevelCallable.from_cython(_examples, f"{name}_batch_jacobian",
-                                              self.data.user_data)
+        self.f, self.j = batch_callbacks(_examples, LowLevelCallable,
+                                         "gauss" if model == "gauss1d" else "gauss2d",
+                                         self.data)
 
     def _run(self, threads):
         return leastsq_batch(self.f, self.x0, args=(self.m,), Dfun=self.j,

@@ -61,3 +61,23 @@ def need(namespace, *names):
     for name in names:
         if name not in namespace:
             skip(f"{name} is not importable on this commit")
+
+
+def gauss_curves(examples, K):
+    """The 1-D problems of the compiled batches: (t, Y, X0) for K noisy Gaussians.
+
+    `examples` is ``lmfit_core._examples``; a Gaussian on a background at 100
+    points, its own noise per curve, one start point off the truth, as in
+    ``python -m lmfit_core.bench --batch``.
+    """
+    rng = np.random.default_rng(5)
+    t = np.linspace(-5, 5, 100)
+    Y = examples.gauss_model([2.0, 0.3, 1.1, 0.5], t) + 0.05 * rng.normal(size=(K, t.size))
+    return t, Y, np.tile([1.5, 0.0, 1.5, 0.3], (K, 1))
+
+
+def batch_callbacks(examples, low_level_callable, name, data):
+    """The compiled batch residuals and Jacobian ``{name}_batch_*`` of `examples` on `data`."""
+    return tuple(low_level_callable.from_cython(examples, f"{name}_batch_{kind}",
+                                                data.user_data)
+                 for kind in ("residuals", "jacobian"))

@@ -8,7 +8,8 @@ model); a peer that is not installed is skipped.
 """
 import numpy as np
 
-from .common import Benchmark, need, safe_import, setup, skip  # noqa: F401
+from .common import (Benchmark, batch_callbacks, gauss_curves, need,  # noqa: F401
+                     safe_import, setup, skip)
 
 with safe_import():
     from lmfit_core import leastsq, leastsq_batch
@@ -74,19 +75,12 @@ class GaussBatchPeers(Benchmark):
 
     def setup(self, implementation):
         need(globals(), "_examples", "leastsq_batch", "LowLevelCallable")
-        K = 10_000
-        rng = np.random.default_rng(5)
-        Y = (_examples.gauss_model([2.0, 0.3, 1.1, 0.5], T)
-             + 0.05 * rng.normal(size=(K, T.size)))
-        X = np.tile(X0, (K, 1))
+        t, Y, X = gauss_curves(_examples, 10_000)
         if implementation == "lmfit_core":
             if not hasattr(_examples, "CurveSet"):
                 skip("no batch models on this commit")
-            data = _examples.CurveSet(T, Y)
-            f = LowLevelCallable.from_cython(_examples, "gauss_batch_residuals",
-                                             data.user_data)
-            j = LowLevelCallable.from_cython(_examples, "gauss_batch_jacobian",
-                                             data.user_data)
+            data = _examples.CurveSet(t, Y)
+            f, j = batch_callbacks(_examples, LowLevelCallable, "gauss", data)
             self.run = lambda: leastsq_batch(f, X, args=(T.size,), Dfun=j, threads=1).nfev
             self.data = data                    # the callbacks' user data
         else:
