@@ -1,4 +1,4 @@
-"""``python -m lmfit_core``: fit the MINPACK test problems and a NIST data set.
+"""``python -m lmfit_core``: fit the MINPACK test problems and NIST data sets.
 
 Prints one row per fit: the problem, its size, lmfit_core's ier, nfev, final
 residual norm and median time, and, when SciPy is importable, SciPy's nfev and

@@ -319,11 +319,11 @@ cdef int lm_advance(lm_state_t* s) noexcept nogil:
 
         elif s.phase == PH_HAVE_TRIAL:
             s.nfev += 1
+            # A NaN or inf in the trial residuals makes fnorm1 NaN or inf. The
+            # comparisons below then reject the step as MINPACK does: actred is
+            # -1, so the ratio is at most 0, and the radius shrinks (tenfold for
+            # inf; by MINPACK's factor from dirder, 0.1 to 0.5, for NaN).
             s.fnorm1 = enorm(m, wa4)
-            if not isfinite(s.fnorm1):
-                # A NaN or inf trial residual is an infinitely bad step: it is
-                # rejected and the trust region shrinks tenfold.
-                s.fnorm1 = INFINITY
 
             # Scaled actual reduction.
             if 0.1 * s.fnorm1 < s.fnorm:

@@ -373,10 +373,10 @@ def leastsq(func, x0, args=(), Dfun=None, full_output=False,
       exactly ``njev`` times; the first call, at `x0`, both sizes the problem
       and starts MINPACK's iteration.
     - SciPy may report success when the residuals are NaN. Here a `func`
-      that is not finite at `x0` raises ``ValueError``, a non-finite trial
-      point is a rejected step (the trust region shrinks tenfold, as for an
-      infinite residual), and a non-finite Jacobian raises ``ValueError``
-      naming the column; a returned `x` and ``fvec`` are always finite.
+      that is not finite at `x0` raises ``ValueError`` and a non-finite
+      Jacobian raises ``ValueError`` naming the column. A non-finite trial
+      point is a rejected step, as in SciPy (MINPACK's arithmetic, bit for
+      bit); a returned `x` and ``fvec`` are always finite.
     - Improper input raises :class:`ImproperInputError`, which says which
       argument is wrong (SciPy raises ``TypeError("Improper input
       parameters.")``). With `full_output` True, input that MINPACK itself

@@ -11,9 +11,9 @@ It provides
   and ``initpt``), as :class:`Problem` instances for the 28 driver cases
   (:data:`MGH_CASES`), together with the 53 driver runs (:func:`mgh_runs`)
   and an extended set of 84 runs (:func:`parity_runs`);
-* two real data sets from the NIST StRD nonlinear regression collection,
-  ``Misra1a`` and ``Thurber`` (:data:`NIST_PROBLEMS`), with their certified
-  parameter values and residual sums of squares.
+* four real data sets from the NIST StRD nonlinear regression collection,
+  ``Misra1a``, ``Thurber``, ``BoxBOD`` and ``MGH17`` (:data:`NIST_PROBLEMS`),
+  with their certified parameter values and residual sums of squares.
 
 Every problem has the callables expected by :func:`scipy.optimize.leastsq`:
 ``fcn(x, *args)`` returns the ``m`` residuals and ``jac(x, *args)`` returns
@@ -766,12 +766,17 @@ class _NistProblem(_CurveFitProblem):
         Certified parameter estimates.
     certified_rss : float
         Certified residual sum of squares.
+    certified_starts : tuple of int
+        The starts (1, 2) from which MINPACK's ``lmdif`` and ``lmder`` reach
+        the certified values; from the others they stop, SciPy's as well, at
+        a point of larger residual sum of squares.
     """
 
     nprob = 0
     starts: tuple[np.ndarray, np.ndarray]
     certified_values: np.ndarray
     certified_rss: float
+    certified_starts: tuple[int, ...] = (1, 2)
 
     def _start(self):
         return self.starts[0].copy()
@@ -850,6 +855,63 @@ class Thurber(_NistProblem):
                           -(num / den ** 2)[:, None] * self._vander[:, 1:]])
 
 
+class BoxBOD(_NistProblem):
+    """NIST StRD ``BoxBOD`` (higher difficulty): ``y = b1 (1 - exp(-b2 x))``.
+
+    Source: Box, Hunter and Hunter (1978), biochemical oxygen demand against
+    incubation time; 6 observations, 2 parameters.
+    """
+
+    name, title, n_params = "boxbod", "NIST BoxBOD", 2
+    t = _frozen([1.0, 2.0, 3.0, 5.0, 7.0, 10.0])
+    y = _frozen([109.0, 149.0, 149.0, 191.0, 213.0, 224.0])
+    starts = (_frozen([1.0, 1.0]), _frozen([100.0, 0.75]))
+    certified_values = _frozen([2.1380940889e+02, 5.4723748542e-01])
+    certified_rss = 1.1680088766e+03
+    certified_starts = (2,)
+
+    def _model(self, x):
+        return -x[0] * np.expm1(-x[1] * self.t)
+
+    def _model_jac(self, x):
+        return np.column_stack([-np.expm1(-x[1] * self.t),
+                                x[0] * self.t * np.exp(-x[1] * self.t)])
+
+
+class MGH17(_NistProblem):
+    """NIST StRD ``MGH17`` (higher difficulty), Osborne's two exponentials.
+
+    ``y = b1 + b2 exp(-x b4) + b3 exp(-x b5)``, the data of MGH #17 (Osborne 1)
+    on ``x = 0, 10, ..., 320``; 33 observations, 5 parameters. From Start 1
+    the first steps reach negative rates, where both exponentials overflow
+    and the residuals are NaN: MINPACK rejects those trial points.
+    """
+
+    name, title, n_params = "mgh17", "NIST MGH17", 5
+    t = _frozen(10.0 * np.arange(33))
+    y = _frozen([0.844, 0.908, 0.932, 0.936, 0.925, 0.908, 0.881, 0.850, 0.818,
+                 0.784, 0.751, 0.718, 0.685, 0.658, 0.628, 0.603, 0.580, 0.558,
+                 0.538, 0.522, 0.506, 0.490, 0.478, 0.467, 0.457, 0.448, 0.438,
+                 0.431, 0.424, 0.420, 0.414, 0.411, 0.406])
+    starts = (_frozen([50.0, 150.0, -100.0, 1.0, 2.0]),
+              _frozen([0.5, 1.5, -1.0, 0.01, 0.02]))
+    certified_values = _frozen([3.7541005211e-01, 1.9358469127e+00,
+                                -1.4646871366e+00, 1.2867534640e-02,
+                                2.2122699662e-02])
+    certified_rss = 5.4648946975e-05
+    certified_starts = (2,)
+
+    def _model(self, x):
+        with np.errstate(over="ignore", invalid="ignore"):
+            return (x[0] + x[1] * np.exp(-self.t * x[3])
+                    + x[2] * np.exp(-self.t * x[4]))
+
+    def _model_jac(self, x):
+        e4, e5 = np.exp(-self.t * x[3]), np.exp(-self.t * x[4])
+        return np.column_stack([np.ones_like(self.t), e4, e5,
+                                -self.t * x[1] * e4, -self.t * x[2] * e5])
+
+
 # ---------------------------------------------------------------------------
 # Registries
 # ---------------------------------------------------------------------------
@@ -876,7 +938,7 @@ MGH_CASES: list[Problem] = [_MGH_CLASSES[nprob](n, m, ntries)
                             for nprob, n, m, ntries in MGH_DRIVER_TABLE]
 
 #: NIST StRD data sets (``nprob == 0``).
-NIST_PROBLEMS: list[Problem] = [Misra1a(), Thurber()]
+NIST_PROBLEMS: list[Problem] = [Misra1a(), Thurber(), BoxBOD(), MGH17()]
 
 _BY_CASE_ID = {p.case_id: p for p in MGH_CASES + NIST_PROBLEMS}
 
