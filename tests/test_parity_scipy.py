@@ -137,8 +137,8 @@ def test_nan_trial_runs_meet_nan(run, problem, factor, path):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         from lmfit_core import leastsq
-        x, _, info, _, ier = leastsq(fcn, problem.x0(factor), full_output=True,
-                                     Dfun=problem.jac if path == "lmder" else None)
+        x, _, info, _, _ = leastsq(fcn, problem.x0(factor), full_output=True,
+                                   Dfun=problem.jac if path == "lmder" else None)
     assert finite[0] and not all(finite), "no trial point gives NaN residuals"
     assert np.isfinite(x).all() and np.isfinite(info["fvec"]).all()
 
