@@ -179,3 +179,19 @@ def test_get_include_holds_the_public_pxd():
     import lmfit_core
     assert os.path.isfile(os.path.join(lmfit_core.get_include(), "lmfit_core",
                                        "cython_lm.pxd"))
+
+
+@pytest.mark.parametrize("analytic", [False, True])
+def test_fits_looped_in_c_equal_one_fit_each_from_threads(analytic):
+    # fit_gauss_many (the thread benchmark's loop in C) runs fit_gauss's fit
+    # `count` times: count times its nfev, from one thread or from several.
+    data = _gauss_data(2)
+    nfev = _examples.fit_gauss(data, X0, analytic)[2]
+    assert _examples.fit_gauss_many(data, X0, 7, analytic) == 7 * nfev
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        totals = list(pool.map(lambda c: _examples.fit_gauss_many(data, X0, c, analytic),
+                               [5, 9, 3]))
+    assert totals == [5 * nfev, 9 * nfev, 3 * nfev]
+    assert _examples.fit_gauss_many(data, X0, 0, analytic) == 0
+    with pytest.raises(ValueError, match="4 entries"):
+        _examples.fit_gauss_many(data, X0[:3], 1, analytic)
