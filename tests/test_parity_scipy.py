@@ -32,7 +32,7 @@ import numpy as np
 import pytest
 
 from lmfit_core import _problems
-from parity import (HEAP_ZEROING, SCIPY_QRFAC_OFFBYONE, assert_same_fit,
+from parity import (SCIPY_QRFAC_OFFBYONE, assert_same_fit, emulation_matches_scipy,
                     run_both, same_fit)
 
 SCIPY_QRFAC_OFFBYONE_RUNS = {
@@ -81,31 +81,11 @@ def test_known_differences_name_real_runs():
     assert set(NAN_TRIAL_RUNS) <= ids
 
 
-def _emulation_matches_scipy(ref, fit):
-    """Whether the emulated off-by-one run equals SciPy's run `ref`.
-
-    ``fit(compat)`` runs both libraries on the problem, lmfit_core emulating
-    SciPy's read when `compat` is true. SciPy's extra read past the last
-    column picks up whatever the heap holds there. With that slack zeroed
-    first (glibc, NumPy's default allocator) SciPy adds 0 there, as the
-    emulation does, and matches it; where the allocator hands SciPy a block
-    other than the zeroed ones, or without zeroing, the emulation must equal
-    one of a few more SciPy runs.
-    """
-    _, emulated = fit(True)
-    if same_fit(ref, emulated):
-        return True, emulated
-    for _ in range(3 if HEAP_ZEROING else 5):
-        if same_fit(fit(False)[0], emulated):
-            return True, emulated
-    return False, emulated
-
-
 @pytest.mark.parametrize("run, problem, factor, path", RUNS, ids=[r[0] for r in RUNS])
 def test_parity_with_scipy(run, problem, factor, path):
     ref, got = _fit_both(problem, factor, path)
     if run in SCIPY_QRFAC_OFFBYONE_RUNS and SCIPY_QRFAC_OFFBYONE:
-        matched, emulated = _emulation_matches_scipy(
+        matched, emulated = emulation_matches_scipy(
             ref, lambda compat: _fit_both(problem, factor, path, compat))
         if not matched:
             assert_same_fit(ref, emulated)
@@ -283,7 +263,7 @@ def test_parity_random_options(seed):
             return
         if not same_fit(ref, got) and SCIPY_QRFAC_OFFBYONE:
             # A rank-deficient Jacobian met SciPy's extra read (see above).
-            matched, got = _emulation_matches_scipy(
+            matched, got = emulation_matches_scipy(
                 ref, lambda compat: run_both(problem.fcn, x0, Dfun=dfun, compat=compat,
                                              **options))
             if matched:
