@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
-from numpy.testing import assert_array_equal
+from numpy.testing import assert_allclose, assert_array_equal
 from scipy import LowLevelCallable
 
 from lmfit_core import _examples, _problems, leastsq
@@ -147,6 +147,27 @@ def test_wrong_signatures_are_rejected():
         leastsq(f, X0, args=("100",))
     with pytest.raises(TypeError, match="must not exceed"):
         leastsq(f, X0, args=(3,))
+
+
+def test_ctypes_declarations_are_checked_each_call():
+    # The signature of a ctypes pointer is remembered per declaration: the
+    # same declaration is accepted for func and refused for Dfun every time,
+    # and a declaration ctypes cannot name is refused.
+    def residuals(p):
+        return p - np.arange(4.0)
+    good = c_residuals(residuals)
+    for _ in range(2):
+        x = leastsq(good, np.ones(4), args=(4,))[0]
+        assert_allclose(x, np.arange(4.0))
+        with pytest.raises(TypeError, match="signature"):
+            leastsq(good, np.ones(4), args=(4,), Dfun=good)
+    undeclared = ctypes.cast(good, ctypes.CFUNCTYPE(None))
+    floats = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_ssize_t, ctypes.c_ssize_t,
+                              ctypes.POINTER(ctypes.c_float),
+                              ctypes.POINTER(ctypes.c_float), ctypes.c_void_p)(lambda *a: 0)
+    for bad in (undeclared, floats):
+        with pytest.raises(TypeError, match="restype and argtypes"):
+            leastsq(bad, np.ones(4), args=(4,))
 
 
 def test_compiled_nonfinite_at_x0_raises():

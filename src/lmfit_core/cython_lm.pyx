@@ -247,14 +247,10 @@ def compiled_target(object obj, str role):
             raise TypeError(f"{_caller(role)}: {_role_name(role)} is not a "
                             "compiled callback (a PyCapsule, a scipy.LowLevelCallable "
                             "or a ctypes function pointer)")
-        try:
-            names = [_CTYPES_NAMES[fptr.restype]] + [_CTYPES_NAMES[t] for t in fptr.argtypes]
-        except (KeyError, TypeError):
-            raise TypeError(f"{_caller(role)}: the ctypes function given as "
-                            f"{_role_name(role)} must be declared with "
-                            f"restype and argtypes matching {_SIGNATURES[role]}")
-        signature = f"{names[0]} ({', '.join(names[1:])})"
-        addr = <size_t>ctypes.cast(fptr, ctypes.c_void_p).value
+        signature = _ctypes_signature(fptr, role)
+        # A ctypes function pointer's buffer holds the function's address (what
+        # ctypes.cast reads, at a tenth of its cost).
+        addr = (<size_t*><size_t>ctypes.addressof(fptr))[0]
         udata = 0
     if not _signature_matches(signature, role):
         raise TypeError(f"{_caller(role)}: the compiled {_role_name(role)} has "
@@ -263,6 +259,25 @@ def compiled_target(object obj, str role):
         raise TypeError(f"{_caller(role)}: the compiled {_role_name(role)} is a "
                         "NULL function pointer")
     return addr, udata
+
+
+_CTYPES_SIGNATURES = {}  # (restype, argtypes) -> signature string
+
+
+cdef str _ctypes_signature(object fptr, str role):
+    # The signature of a ctypes function pointer, spelled as a capsule's name;
+    # remembered per declaration (numba gives every cfunc the same ctypes types).
+    key = (fptr.restype, fptr.argtypes)
+    signature = _CTYPES_SIGNATURES.get(key)
+    if signature is None:
+        try:
+            names = [_CTYPES_NAMES[fptr.restype]] + [_CTYPES_NAMES[t] for t in fptr.argtypes]
+        except (KeyError, TypeError):
+            raise TypeError(f"{_caller(role)}: the ctypes function given as "
+                            f"{_role_name(role)} must be declared with "
+                            f"restype and argtypes matching {_SIGNATURES[role]}")
+        signature = _CTYPES_SIGNATURES[key] = f"{names[0]} ({', '.join(names[1:])})"
+    return signature
 
 
 cdef str _caller(str role):
