@@ -9,7 +9,9 @@ below. Then one fit of a compiled model through the Cython API and through
 and the fits looped in C as a downstream package runs them). Needs SciPy. ``--quick``
 skips the two large scenarios; ``--repeats`` sets the number of alternating
 rounds; ``--compiled`` runs only the compiled-callback part, ``--batch`` only
-the batched fits of ``leastsq_batch``; ``--instructions`` counts the
+the batched fits of ``leastsq_batch`` (with, beside their thread scaling, what
+two processes fitting at once get from this machine's two cores: the ceiling
+of any scaling); ``--instructions`` counts the
 instructions per fit of the small scenarios with valgrind (deterministic where
 timings are noise). BLAS runs on one thread: the script
 re-runs itself with ``OPENBLAS_NUM_THREADS=1`` (and the same for OpenMP and
@@ -290,13 +292,9 @@ def run_batch(repeats=9):
               f"({K / t_ref:,.0f} fits/s), speed-up {t_ref / t_ours:.1f}x; same x and "
               f"nfev as SciPy: {same}/{K}")
 
-    K = 10_000
-    rng = np.random.default_rng(5)
-    t = np.linspace(-5, 5, 100)
-    Y = (_examples.gauss_model([2.0, 0.3, 1.1, 0.5], t)
-         + 0.05 * rng.normal(size=(K, t.size)))
-    gauss = _examples.CurveSet(t, Y)
-    X0 = np.tile([1.5, 0.0, 1.5, 0.3], (K, 1))
+    rng = np.random.default_rng(5)      # the 2-D spots below continue it
+    t, Y, X0, fits_of = _gauss_batch(rng)
+    K = X0.shape[0]
     # Peers of the target: MINPACK through numba cfuncs, the same model, in a
     # numba-compiled loop over the problems (alternating with our runs).
     peers = _bench_peers.load(t)
@@ -305,12 +303,11 @@ def run_batch(repeats=9):
         fits["lmder_loop"](Y[:2], X0[:2])       # compile before timing
         loops.append((f"{peer} lmder, numba loop (1 thread)",
                       lambda loop=fits["lmder_loop"]: loop(Y, X0)[1]))
-    _compiled_rate("compiled Gaussians, m=100, n=4, lmder", leastsq_batch,
-                   LowLevelCallable.from_cython(_examples, "gauss_batch_residuals",
-                                                gauss.user_data),
-                   LowLevelCallable.from_cython(_examples, "gauss_batch_jacobian",
-                                                gauss.user_data),
-                   X0, 100, {}, repeats, loops)
+    _compiled_rate("compiled Gaussians, m=100, n=4, lmder", fits_of, X0, repeats, loops)
+    pair, alone = _two_process_rates()
+    print(f"    the machine's own two-core ceiling: two processes fitting these on 1 "
+          f"thread each, at once, {pair:,.0f} fits/s against {alone:,.0f} alone "
+          f"({pair / alone:.2f}x)")
     _missing_peers(peers, "    ")
     # The issue's reference for this rate: a Python loop over SciPy's leastsq
     # with the model in NumPy (10,700 fits/s when the target was set), on the
@@ -325,12 +322,12 @@ def run_batch(repeats=9):
     Z += np.sqrt(np.maximum(Z, 1.0)) * rng.normal(size=Z.shape)
     spots = _examples.CurveSet(None, Z)
     X0 = truth * rng.choice([0.9, 1.1], size=truth.shape)
-    _compiled_rate("compiled 2-D Gaussians, 5x5, n=5, lmder, tol 1e-4", leastsq_batch,
-                   LowLevelCallable.from_cython(_examples, "gauss2d_batch_residuals",
-                                                spots.user_data),
-                   LowLevelCallable.from_cython(_examples, "gauss2d_batch_jacobian",
-                                                spots.user_data),
-                   X0, 25, dict(ftol=1e-4, xtol=1e-4), repeats)
+    f2 = LowLevelCallable.from_cython(_examples, "gauss2d_batch_residuals", spots.user_data)
+    j2 = LowLevelCallable.from_cython(_examples, "gauss2d_batch_jacobian", spots.user_data)
+    _compiled_rate("compiled 2-D Gaussians, 5x5, n=5, lmder, tol 1e-4",
+                   lambda threads: leastsq_batch(f2, X0, args=(25,), Dfun=j2,
+                                                 threads=threads, ftol=1e-4, xtol=1e-4),
+                   X0, repeats)
 
 
 def _numpy_gauss(t, y):
@@ -357,20 +354,85 @@ def _scipy_gauss_rate(t, Y, X0, scipy_leastsq, repeats=3):
     return len(Y) / best
 
 
-def _compiled_rate(name, solver, f, j, X0, m, options, repeats, others=()):
+def _gauss_batch(rng=None, K=10_000):
+    """The 1-D Gaussian batch: t, Y, X0 and ``fits(threads)`` fitting all K.
+
+    The noise is drawn from `rng` (default: a new generator seeded 5).
+    """
+    from scipy import LowLevelCallable
+
+    from lmfit_core import _examples, leastsq_batch
+
+    if rng is None:
+        rng = np.random.default_rng(5)
+    t = np.linspace(-5, 5, 100)
+    Y = (_examples.gauss_model([2.0, 0.3, 1.1, 0.5], t)
+         + 0.05 * rng.normal(size=(K, t.size)))
+    gauss = _examples.CurveSet(t, Y)
+    X0 = np.tile([1.5, 0.0, 1.5, 0.3], (K, 1))
+    f = LowLevelCallable.from_cython(_examples, "gauss_batch_residuals", gauss.user_data)
+    j = LowLevelCallable.from_cython(_examples, "gauss_batch_jacobian", gauss.user_data)
+
+    def fits(threads):
+        return leastsq_batch(f, X0, args=(t.size,), Dfun=j, threads=threads)
+    fits.data = gauss            # the callbacks' user data lives as long as fits
+    return t, Y, X0, fits
+
+
+def _rate_loop(start, seconds):
+    """Child of _two_process_rates: fits/s of the 1-D Gaussian batch on 1 thread,
+    median of the batches run from wall time `start` for `seconds`."""
+    _, _, X0, fits = _gauss_batch()
+    fits(1)                                     # warm up before the start
+    time.sleep(max(0.0, start - time.time()))
+    times = []
+    while time.time() < start + seconds:
+        times.append(_one_run(lambda: fits(1))[0])
+    print(X0.shape[0] / float(np.median(times)))
+
+
+def _two_process_rates(seconds=3.0):
+    """(fits/s of two processes at once, summed; fits/s of one alone).
+
+    What two cores of this machine give two independent single-threaded
+    batches: the ceiling of any thread scaling (shared caches, memory
+    bandwidth, the clock the cores keep when both are busy). Each child fits
+    for `seconds` from a common start time; one alone before and after the
+    pair, averaged.
+    """
+    import subprocess
+
+    def children(count):
+        start = time.time() + 5.0               # after their imports
+        procs = [subprocess.Popen([sys.executable, "-m", "lmfit_core.bench",
+                                   "--rate-loop", str(start), str(seconds)],
+                                  stdout=subprocess.PIPE, text=True)
+                 for _ in range(count)]
+        return [float(p.communicate()[0]) for p in procs]
+    before = children(1)[0]
+    pair = sum(children(2))
+    after = children(1)[0]
+    return pair, (before + after) / 2
+
+
+def _compiled_rate(name, fits, X0, repeats, others=()):
     """Print the fits/s of a compiled batch on 1 and 2 threads.
 
-    `others` are ``(label, fn)`` pairs timed in the same rounds (alternating
-    with the batch, so that they see the same machine): ``fn()`` fits all
-    K problems and returns their nfev, which is compared with the batch's.
+    ``fits(threads)`` fits the batch. `others` are ``(label, fn)`` pairs
+    timed in the same rounds (alternating with the batch, so that they see
+    the same machine): ``fn()`` fits all K problems and returns their nfev,
+    which is compared with the batch's.
     """
     K = X0.shape[0]
     times = {1: [], 2: [], **{label: [] for label, _ in others}}
     nfev = {}
     for _ in range(repeats):
         for threads in (1, 2):
-            t, res = _one_run(lambda: solver(f, X0, args=(m,), Dfun=j, threads=threads,
-                                             **options))
+            # Each timed batch follows an untimed one on as many threads: a
+            # core left idle by the run before is awake again, as it is
+            # through any batch longer than these (tens of milliseconds).
+            fits(threads)
+            t, res = _one_run(lambda: fits(threads))
             times[threads].append(t)
         for label, fn in others:
             t, nfev[label] = _one_run(fn)
@@ -474,7 +536,11 @@ def main(argv=None):
     parser.add_argument("--instructions", action="store_true",
                         help="instructions per fit of the small scenarios (valgrind)")
     parser.add_argument("--count-loop", nargs=3, help=argparse.SUPPRESS)
+    parser.add_argument("--rate-loop", nargs=2, type=float, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.rate_loop:
+        _rate_loop(*args.rate_loop)
+        return
     if args.count_loop:
         kind, index, repeats = args.count_loop
         _count_loop(kind, int(index), int(repeats))
