@@ -408,7 +408,13 @@ def _two_process_rates(seconds=3.0):
                                    "--rate-loop", str(start), str(seconds)],
                                   stdout=subprocess.PIPE, text=True)
                  for _ in range(count)]
-        return [float(p.communicate()[0]) for p in procs]
+        rates = []
+        for p in procs:
+            out = p.communicate()[0]
+            if p.returncode != 0:
+                raise RuntimeError(f"a --rate-loop child failed (exit code {p.returncode})")
+            rates.append(float(out))
+        return rates
     before = children(1)[0]
     pair = sum(children(2))
     after = children(1)[0]
