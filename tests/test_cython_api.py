@@ -149,6 +149,21 @@ def test_wrong_signatures_are_rejected():
         leastsq(f, X0, args=(3,))
 
 
+def test_capsules_accepted_before_do_not_admit_others():
+    # A capsule name accepted once for a role is recognised by a string
+    # comparison afterwards; other names, and the same name for another
+    # role, still go through the signature check.
+    data = _gauss_data()
+    f, j = _callables(data)
+    for _ in range(2):
+        assert leastsq(f, X0, args=(data.m,))[1] in (1, 2, 3, 4)
+        with pytest.raises(TypeError, match="signature"):
+            leastsq(j, X0, args=(data.m,))
+        with pytest.raises(TypeError, match="signature"):
+            leastsq(f, X0, args=(data.m,), Dfun=f)
+        assert leastsq(f, X0, args=(data.m,), Dfun=j)[1] in (1, 2, 3, 4)
+
+
 def test_ctypes_declarations_are_checked_each_call():
     # The signature of a ctypes pointer is remembered per declaration: the
     # same declaration is accepted for func and refused for Dfun every time,

@@ -7,7 +7,7 @@ ctypes function pointers, numba ``cfunc``).
 """
 from libc.math cimport NAN
 from libc.stdlib cimport free, malloc
-from libc.string cimport memcpy
+from libc.string cimport memcpy, strcmp
 
 from lmfit_core._engine cimport (LM_DONE, LM_ERR_F0_NONFINITE, LM_ERR_JAC_NONFINITE,
                                  LM_EVAL_F, LM_EVAL_FD, lm_advance, lm_fd_point,
@@ -193,12 +193,28 @@ _EXPECTED = {role: _normalize_signature(sig) for role, sig in _SIGNATURES.items(
 _CHECKED = {}   # (signature, role) -> bool: parsing is slow next to a small fit
 
 
+# role -> the capsule names accepted for it so far, as bytes: a capsule whose
+# name is one of them is accepted by a string comparison in C, without the
+# Python string and the dictionary key a check of its signature would build.
+_ACCEPTED = {role: [] for role in _SIGNATURES}
+
+
 cdef bint _signature_matches(str signature, str role) except -1:
     key = (signature, role)
     ok = _CHECKED.get(key)
     if ok is None:
         ok = _CHECKED[key] = _normalize_signature(signature) == _EXPECTED[role]
+        if ok:
+            _ACCEPTED[role].append(signature.encode())
     return ok
+
+
+cdef bint _accepted_before(const char* name, str role) except -1:
+    cdef bytes known
+    for known in _ACCEPTED[role]:
+        if strcmp(name, known) == 0:
+            return True
+    return False
 
 
 def is_compiled(obj):
@@ -238,9 +254,14 @@ def compiled_target(object obj, str role):
             raise TypeError(f"{_caller(role)}: the capsule given as "
                             f"{_role_name(role)} carries no signature (its "
                             "name is NULL)")
-        signature = name.decode()
         addr = <size_t>PyCapsule_GetPointer(capsule, name)
         udata = <size_t>PyCapsule_GetContext(capsule)
+        if _accepted_before(name, role):
+            if addr == 0:
+                raise TypeError(f"{_caller(role)}: the compiled {_role_name(role)} is "
+                                "a NULL function pointer")
+            return addr, udata
+        signature = name.decode()
     else:
         fptr = obj if isinstance(obj, ctypes._CFuncPtr) else getattr(obj, "ctypes", None)
         if not isinstance(fptr, ctypes._CFuncPtr):
