@@ -128,6 +128,37 @@ def test_fit_many_in_threads(built):
 
 
 @pytest.mark.parametrize("analytic", [True, False], ids=["lmder", "lmdif"])
+def test_fit_parallel_equals_fit_many(built, analytic):
+    # The fits of a prange loop, each with its own buffers, are the serial
+    # ones bit for bit, and (built with OpenMP, as on Linux) they run on the
+    # threads asked for.
+    module, _ = built
+    t = curve(0)[0]
+    rng = np.random.default_rng(7)
+    Y = _examples.gauss_model(TRUE, t) + 0.05 * rng.normal(size=(2000, t.size))
+    X0 = np.array([STARTS[k % len(STARTS)] for k in range(len(Y))])
+    serial = module.fit_many(t, Y, X0, analytic=analytic)
+    one = module.fit_parallel(t, Y, X0, analytic=analytic, num_threads=1)
+    assert set(one[4]) == {0}
+    for _ in range(3):
+        *parallel, thread = module.fit_parallel(t, Y, X0, analytic=analytic,
+                                                num_threads=2)
+        for a, b, c in zip(serial, one[:4], parallel):
+            assert_array_equal(a, b)
+            assert_array_equal(a, c)
+        if set(thread) == {0, 1}:
+            break
+    if sys.platform.startswith("linux"):
+        assert module.openmp_enabled()
+        # Both threads took fits (in one of three runs: on a loaded machine
+        # the second may start after the first has taken every fit).
+        assert set(thread) == {0, 1}
+    else:
+        assert set(thread) <= {0, 1}
+    assert module.fit_parallel(t, Y[:0], X0[:0])[0].shape == (0, 4)
+
+
+@pytest.mark.parametrize("analytic", [True, False], ids=["lmder", "lmdif"])
 @pytest.mark.parametrize("stop_after", [1, 3, 5])
 def test_callback_stop(built, stop_after, analytic):
     module, _ = built
@@ -157,3 +188,5 @@ def test_bad_input_raises(built):
         module.fit(t, y, STARTS[0][:3])
     with pytest.raises(ValueError):
         module.fit_many(t, y[None, :-1], STARTS[0])
+    with pytest.raises(ValueError):
+        module.fit_parallel(t, y[None, :-1], STARTS[0])

@@ -8,13 +8,16 @@ and the residuals are f(t_i) - y_i. The residual and Jacobian callbacks are
 plain C functions (``noexcept nogil``) that find the data through a ``void*``
 user-data pointer, so the whole fit runs without the GIL.
 
-    fit(t, y, x0)       one curve
-    fit_many(t, Y, X0)  the rows of Y, in one nogil loop sharing one work buffer
-    api_version()       LM_API_VERSION of the lmfit_core headers compiled against
+    fit(t, y, x0)           one curve
+    fit_many(t, Y, X0)      the rows of Y, in one nogil loop sharing one work buffer
+    fit_parallel(t, Y, X0)  the rows of Y in a prange loop, each fit with its own buffers
+    api_version()           LM_API_VERSION of the lmfit_core headers compiled against
 """
 import numpy as np
 
+from cython.parallel cimport prange, threadid
 from libc.math cimport exp
+from libc.stdlib cimport free, malloc
 
 from lmfit_core.cython_lm cimport (LM_API_VERSION, lm_result_t, lm_work_size, lmder,
                                    lmdif)
@@ -133,7 +136,7 @@ def fit_many(t, Y, X0, bint analytic=True):
     cdef int[::1] infov = info
     cdef Py_ssize_t[::1] nfevv = nfev, njevv = njev
     # One residual vector and one work buffer serve every fit of this loop.
-    # (Fits running in parallel, e.g. in a prange, each need their own.)
+    # (Fits running in parallel each need their own: see fit_parallel.)
     cdef double[::1] fvec = np.empty(m)
     cdef double[::1] work = np.empty(lm_work_size(m, 4))
     cdef curve_t curve = curve_t(t=&tv[0], y=NULL, stop_after=0, calls=0)
@@ -146,6 +149,79 @@ def fit_many(t, Y, X0, bint analytic=True):
             nfevv[k] = res.nfev
             njevv[k] = res.njev
     return X, info, nfev, njev
+
+
+cdef extern from *:
+    """
+    #ifdef _OPENMP
+    #include <omp.h>
+    static int gauss_fit_openmp(void) { return 1; }
+    static int gauss_fit_max_threads(void) { return omp_get_max_threads(); }
+    #else
+    static int gauss_fit_openmp(void) { return 0; }
+    static int gauss_fit_max_threads(void) { return 1; }
+    #endif
+    """
+    int gauss_fit_openmp() noexcept nogil
+    int gauss_fit_max_threads() noexcept nogil
+
+
+def fit_parallel(t, Y, X0, bint analytic=True, int num_threads=0):
+    """Fit each row of Y as fit_many does, the fits spread over OpenMP threads.
+
+    Each fit gets its own residual vector, work buffer and user data (the
+    curves' t and y are shared and only read). num_threads <= 0: OpenMP's
+    default (OMP_NUM_THREADS, else one per core). Without OpenMP (a compiler
+    that lacks it) the loop runs on the calling thread.
+
+    Returns X, info, nfev and njev as fit_many does, and the OpenMP thread
+    number that ran each fit.
+    """
+    cdef const double[::1] tv = np.ascontiguousarray(t, dtype=np.float64)
+    cdef const double[:, ::1] Yv = np.ascontiguousarray(Y, dtype=np.float64)
+    cdef Py_ssize_t K = Yv.shape[0], m = tv.shape[0], k
+    if Yv.shape[1] != m or m < 4:
+        raise ValueError("need Y of shape (K, len(t)) with len(t) >= 4")
+    if num_threads <= 0:
+        num_threads = gauss_fit_max_threads()
+    X = np.array(np.broadcast_to(X0, (K, 4)), dtype=np.float64, order="C")   # a copy
+    info = np.empty(K, dtype=np.intc)
+    nfev = np.empty(K, dtype=np.intp)
+    njev = np.empty(K, dtype=np.intp)
+    thread = np.empty(K, dtype=np.intc)
+    cdef double[:, ::1] Xv = X
+    cdef int[::1] infov = info, threadv = thread
+    cdef Py_ssize_t[::1] nfevv = nfev, njevv = njev
+    # Per fit: residuals, work, user data and result (fits running at once
+    # must not share any of them).
+    cdef double[:, ::1] F = np.empty((K, m))
+    cdef double[:, ::1] W = np.empty((K, lm_work_size(m, 4)))
+    cdef curve_t* curves = <curve_t*>malloc(max(K, 1) * sizeof(curve_t))
+    cdef lm_result_t* results = <lm_result_t*>malloc(max(K, 1) * sizeof(lm_result_t))
+    if curves == NULL or results == NULL:
+        free(curves)
+        free(results)
+        raise MemoryError()
+    try:
+        for k in prange(K, nogil=True, schedule="dynamic", num_threads=num_threads):
+            curves[k].t = &tv[0]
+            curves[k].y = &Yv[k, 0]
+            curves[k].stop_after = 0
+            curves[k].calls = 0
+            results[k] = fit_one(&curves[k], m, &Xv[k, 0], &F[k, 0], &W[k, 0], analytic)
+            infov[k] = results[k].info
+            nfevv[k] = results[k].nfev
+            njevv[k] = results[k].njev
+            threadv[k] = threadid()
+    finally:
+        free(curves)
+        free(results)
+    return X, info, nfev, njev, thread
+
+
+def openmp_enabled():
+    """Whether this module was compiled with OpenMP (fit_parallel runs in parallel)."""
+    return bool(gauss_fit_openmp())
 
 
 def api_version():
