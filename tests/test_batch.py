@@ -1102,6 +1102,9 @@ def _threaded_batch_in_child(queue):
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork (POSIX)")
+# Forking a process that runs threads is what this test is about (Python 3.12
+# and later warn about it).
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
 def test_threaded_batches_run_in_a_forked_child():
     # The batch threads are started once per process; a child made by fork
     # has none of them and must start its own rather than wait for them.
