@@ -256,12 +256,8 @@ def compiled_target(object obj, str role):
                             "name is NULL)")
         addr = <size_t>PyCapsule_GetPointer(capsule, name)
         udata = <size_t>PyCapsule_GetContext(capsule)
-        if _accepted_before(name, role):
-            if addr == 0:
-                raise TypeError(f"{_caller(role)}: the compiled {_role_name(role)} is "
-                                "a NULL function pointer")
-            return addr, udata
-        signature = name.decode()
+        # None: a name accepted before for this role, with nothing to check.
+        signature = None if _accepted_before(name, role) else name.decode()
     else:
         fptr = obj if isinstance(obj, ctypes._CFuncPtr) else getattr(obj, "ctypes", None)
         if not isinstance(fptr, ctypes._CFuncPtr):
@@ -273,7 +269,7 @@ def compiled_target(object obj, str role):
         # ctypes.cast reads, at a tenth of its cost).
         addr = (<size_t*><size_t>ctypes.addressof(fptr))[0]
         udata = 0
-    if not _signature_matches(signature, role):
+    if signature is not None and not _signature_matches(signature, role):
         raise TypeError(f"{_caller(role)}: the compiled {_role_name(role)} has "
                         f"signature {signature!r}; it must be {_SIGNATURES[role]!r}")
     if addr == 0:
