@@ -124,3 +124,106 @@ def _fits(numba, lib, m, dif, der):
     return {"lmdif": lambda y, x0: lmdif(dif, m, x0, udata=y),
             "lmder": lambda y, x0: lmder(der, m, x0, udata=y),
             "lmder_loop": lmder_loop}
+
+
+def rosenbrock_engines():
+    """Engines fitting Rosenbrock's function with compiled residuals.
+
+    The residuals are a numba ``cfunc``, so that the callbacks cost almost
+    nothing and a fit's time is the engine's: MINPACK's arithmetic and the
+    driver around it. Each fit starts at (-1.2, 1) with leastsq's defaults.
+
+    Returns
+    -------
+    dict
+        Name -> ``fits(k)``, a numba-compiled loop of k fits returning the
+        nfev of the last: lmfit_core's ``lmdif`` (the public Cython API's,
+        called through the function pointer Cython exports) and the installed
+        peers' ``lmdif``. Empty when numba is not installed.
+    """
+    try:
+        import numba
+        from numba import types
+    except ImportError:
+        return {}
+    x0 = np.array([-1.2, 1.0])
+    udata = np.zeros(1)
+
+    @numba.njit(inline="always")
+    def rosenbrock(x, fvec):
+        fvec[0] = 10.0 * (x[1] - x[0] ** 2)
+        fvec[1] = 1.0 - x[0]
+
+    @numba.cfunc(types.intc(types.intp, types.intp, types.CPointer(types.double),
+                            types.CPointer(types.double), types.voidptr))
+    def ours(m, n, x, fvec, data):
+        rosenbrock(x, fvec)
+        return 0
+
+    lmdif = _cython_api_lmdif()
+    func = ours.address
+    eps = float(np.finfo(float).eps)
+
+    @numba.njit
+    def our_fits(k):
+        # (numba freezes global arrays into the compiled code: these are local.)
+        x = np.empty(2)
+        fvec = np.empty(2)
+        result = np.zeros(5, dtype=np.int64)    # lm_result_t: info, nfev, ...
+        for _ in range(k):
+            x[:] = x0
+            lmdif(func, 0, 2, 2, x.ctypes.data, fvec.ctypes.data, 1.49012e-8,
+                  1.49012e-8, 0.0, 0, eps, 0, 100.0, 0, 0, 0, 0, 0, result.ctypes.data)
+        return result[1]
+
+    engines = {"lmfit_core lmdif (Cython API, numba loop)": our_fits}
+    for name in ("cminpack_numba", "minpack_numba"):
+        try:
+            lib = importlib.import_module(name)
+        except ImportError:
+            continue
+        if name == "cminpack_numba":
+            @numba.cfunc(lib.lmdif_sig)
+            def f_dif(data, m, n, x, fvec, iflag):
+                rosenbrock(x, fvec)
+                return 0
+        else:
+            @numba.cfunc(lib.lmdif_sig)
+            def f_dif(m, n, x, fvec, iflag, data):
+                rosenbrock(x, fvec)
+        engines[f"{name.replace('_', '-')} lmdif (numba loop)"] = _loop(
+            numba, lib.lmdif, f_dif.address, x0, udata)
+    return engines
+
+
+def _loop(numba, lmdif, address, x0, udata):
+    @numba.njit
+    def fits(k):
+        nfev = 0
+        for _ in range(k):
+            nfev = lmdif(address, 2, x0.copy(), udata=udata)[5]
+        return nfev
+    return fits
+
+
+def _cython_api_lmdif():
+    """lmfit_core's public ``lmdif`` (``cython_lm.pxd``) as a ctypes function,
+    which numba-compiled code can call: the function pointer Cython exports
+    for ``cimport`` users, with every pointer argument as an address."""
+    import ctypes
+
+    from lmfit_core import cython_lm
+
+    capsule = cython_lm.__pyx_capi__["lmdif"]
+    get_name = ctypes.pythonapi.PyCapsule_GetName
+    get_name.restype, get_name.argtypes = ctypes.c_char_p, [ctypes.py_object]
+    get_pointer = ctypes.pythonapi.PyCapsule_GetPointer
+    get_pointer.restype = ctypes.c_void_p
+    get_pointer.argtypes = [ctypes.py_object, ctypes.c_char_p]
+    address = get_pointer(capsule, get_name(capsule))
+    p, i, d = ctypes.c_void_p, ctypes.c_ssize_t, ctypes.c_double
+    # func, udata, m, n, x, fvec, ftol, xtol, gtol, maxfev, epsfcn, diag,
+    # factor, fjac, ldfjac, ipvt, qtf, work, result
+    prototype = ctypes.CFUNCTYPE(ctypes.c_int, p, p, i, i, p, p, d, d, d, i, d, p, d, p, i,
+                                 p, p, p, p)
+    return prototype(address)

@@ -149,7 +149,32 @@ def run(quick=False, repeats=None):
         print(f"{name:<52}{format_seconds(t_ours):>12}{format_seconds(t_ref):>12}"
               f"{row['ratio']:>7.2f}{row['nfev']:>7}{row['scipy_nfev']:>11}"
               f"{format_seconds(floor):>11}{t_ours / floor:>8.2f}")
+    _engine_cost(rows[0]["floor"])
     return rows
+
+
+def _engine_cost(floor, k=200, repeats=15):
+    """Print MINPACK's own cost on the Rosenbrock fit against a tenth of its floor.
+
+    With the residuals compiled the callbacks cost next to nothing, so a fit's
+    time is the engine's; the peers run MINPACK itself. What the engines take
+    beyond a tenth of the Python floor no drop-in that takes MINPACK's steps
+    can save."""
+    engines = _bench_peers.rosenbrock_engines()
+    if not engines:
+        print("  (numba is not installed: MINPACK's own cost on Rosenbrock not measured)")
+        return
+    nfev = {name: fits(2) for name, fits in engines.items()}     # compile first
+    times = {name: [] for name in engines}
+    for _ in range(repeats):
+        for name, fits in engines.items():
+            times[name].append(_one_run(lambda: fits(k))[0] / k)
+    print(f"Rosenbrock with compiled residuals (numba cfunc), median time per fit; "
+          f"a tenth of its floor above is {format_seconds(floor / 10)}:")
+    for name in engines:
+        print(f"  {name:<48}{format_seconds(float(np.median(times[name]))):>10}"
+              f"   nfev {nfev[name]}")
+    _missing_peers({name.split(" ")[0] for name in engines}, "  ")
 
 
 def _missing_peers(peers, indent):
