@@ -71,19 +71,14 @@ def _compile(t):
     def curve(udata):
         return numba.carray(udata, (m,), dtype=np.float64)
 
-    peers = {}
-    for name in ("cminpack_numba", "minpack_numba"):
-        try:
-            lib = importlib.import_module(name)
-        except ImportError:
-            continue
-        if name == "cminpack_numba":
-            # int fcn(void *p, int m, int n, const double *x, double *fvec, int iflag)
-            @numba.cfunc(lib.lmdif_sig)
-            def f_dif(udata, m_, n, p, fvec, iflag):
-                residuals(p, curve(udata), fvec)
-                return 0
+    @numba.njit(inline="always")
+    def gauss(p, fvec, udata):
+        residuals(p, curve(udata), fvec)
 
+    peers = {}
+    for peer, lib in _installed():
+        f_dif = _lmdif_callback(numba, lib, gauss)
+        if peer == "cminpack-numba":
             @numba.cfunc(lib.lmder_sig)
             def f_der(udata, m_, n, p, fvec, fjac, ldfjac, iflag):
                 if iflag == 1:
@@ -92,20 +87,42 @@ def _compile(t):
                     jacobian(p, fjac, ldfjac)
                 return 0
         else:
-            # void fcn(int m, int n, const double *x, double *fvec, int *iflag, void *p)
-            @numba.cfunc(lib.lmdif_sig)
-            def f_dif(m_, n, p, fvec, iflag, udata):
-                residuals(p, curve(udata), fvec)
-
             @numba.cfunc(lib.lmder_sig)
             def f_der(m_, n, p, fvec, fjac, ldfjac, iflag, udata):
                 if iflag[0] == 1:
                     residuals(p, curve(udata), fvec)
                 elif iflag[0] == 2:
                     jacobian(p, fjac, ldfjac)
-        peers[name.replace("_", "-")] = _fits(numba, lib, m, f_dif.address,
-                                              f_der.address)
+        peers[peer] = _fits(numba, lib, m, f_dif.address, f_der.address)
     return peers
+
+
+def _installed():
+    """(peer name, module) of each installed numba-driven MINPACK."""
+    for name in ("cminpack_numba", "minpack_numba"):
+        try:
+            yield name.replace("_", "-"), importlib.import_module(name)
+        except ImportError:
+            continue
+
+
+def _lmdif_callback(numba, lib, kernel):
+    """The cfunc `lib`'s lmdif calls, running ``kernel(x, fvec, udata)`` (njit).
+
+    cminpack's callback is ``int fcn(void *p, int m, int n, const double *x,
+    double *fvec, int iflag)``, MINPACK's ``void fcn(int m, int n, const
+    double *x, double *fvec, int *iflag, void *p)``.
+    """
+    if lib.__name__ == "cminpack_numba":
+        @numba.cfunc(lib.lmdif_sig)
+        def fcn(udata, m, n, x, fvec, iflag):
+            kernel(x, fvec, udata)
+            return 0
+    else:
+        @numba.cfunc(lib.lmdif_sig)
+        def fcn(m, n, x, fvec, iflag, udata):
+            kernel(x, fvec, udata)
+    return fcn
 
 
 def _fits(numba, lib, m, dif, der):
@@ -150,14 +167,14 @@ def rosenbrock_engines():
     udata = np.zeros(1)
 
     @numba.njit(inline="always")
-    def rosenbrock(x, fvec):
+    def rosenbrock(x, fvec, data):
         fvec[0] = 10.0 * (x[1] - x[0] ** 2)
         fvec[1] = 1.0 - x[0]
 
     @numba.cfunc(types.intc(types.intp, types.intp, types.CPointer(types.double),
                             types.CPointer(types.double), types.voidptr))
     def ours(m, n, x, fvec, data):
-        rosenbrock(x, fvec)
+        rosenbrock(x, fvec, data)
         return 0
 
     lmdif = _cython_api_lmdif()
@@ -177,22 +194,9 @@ def rosenbrock_engines():
         return result[1]
 
     engines = {"lmfit_core lmdif (Cython API, numba loop)": our_fits}
-    for name in ("cminpack_numba", "minpack_numba"):
-        try:
-            lib = importlib.import_module(name)
-        except ImportError:
-            continue
-        if name == "cminpack_numba":
-            @numba.cfunc(lib.lmdif_sig)
-            def f_dif(data, m, n, x, fvec, iflag):
-                rosenbrock(x, fvec)
-                return 0
-        else:
-            @numba.cfunc(lib.lmdif_sig)
-            def f_dif(m, n, x, fvec, iflag, data):
-                rosenbrock(x, fvec)
-        engines[f"{name.replace('_', '-')} lmdif (numba loop)"] = _loop(
-            numba, lib.lmdif, f_dif.address, x0, udata)
+    for peer, lib in _installed():
+        engines[f"{peer} lmdif (numba loop)"] = _loop(
+            numba, lib.lmdif, _lmdif_callback(numba, lib, rosenbrock).address, x0, udata)
     return engines
 
 
