@@ -95,3 +95,31 @@ class GaussBatchPeers(Benchmark):
         return int(np.sum(self.run()))
 
     track_total_nfev.unit = "evaluations"
+
+
+class RosenbrockEngine(Benchmark):
+    """MINPACK's own cost: Rosenbrock's fit (54 evaluations) with its residuals a
+    numba cfunc, so that the callbacks cost almost nothing; each engine's lmdif
+    in a numba-compiled loop of 100 fits (lmfit_core's through its Cython API)."""
+
+    params = [["lmfit_core", *PEERS]]
+    param_names = ["implementation"]
+
+    def setup(self, implementation):
+        need(globals(), "_bench_peers")
+        if not hasattr(_bench_peers, "rosenbrock_engines"):
+            skip("no Rosenbrock engines on this commit")
+        engines = {name.split(" ")[0]: fits
+                   for name, fits in _bench_peers.rosenbrock_engines().items()}
+        if implementation not in engines:
+            skip(f"{implementation} is not installed")
+        self.fits = engines[implementation]
+        self.fits(2)                            # numba compiles on the first call
+
+    def time_100_fits(self, implementation):
+        self.fits(100)
+
+    def track_nfev(self, implementation):
+        return int(self.fits(1))
+
+    track_nfev.unit = "evaluations"
