@@ -109,8 +109,7 @@ class RosenbrockEngine(Benchmark):
         need(globals(), "_bench_peers")
         if not hasattr(_bench_peers, "rosenbrock_engines"):
             skip("no Rosenbrock engines on this commit")
-        engines = {name.split(" ")[0]: fits
-                   for name, fits in _bench_peers.rosenbrock_engines().items()}
+        engines = _bench_peers.rosenbrock_engines()
         if implementation not in engines:
             skip(f"{implementation} is not installed")
         self.fits = engines[implementation]

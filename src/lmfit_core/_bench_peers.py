@@ -153,10 +153,11 @@ def rosenbrock_engines():
     Returns
     -------
     dict
-        Name -> ``fits(k)``, a numba-compiled loop of k fits returning the
-        nfev of the last: lmfit_core's ``lmdif`` (the public Cython API's,
-        called through the function pointer Cython exports) and the installed
-        peers' ``lmdif``. Empty when numba is not installed.
+        Implementation (``"lmfit_core"`` and each installed peer's name) ->
+        ``fits(k)``, a numba-compiled loop of k fits returning the nfev of the
+        last: lmfit_core's ``lmdif`` (the public Cython API's, called through
+        the function pointer Cython exports) and the peers' ``lmdif``. Empty
+        when numba is not installed.
     """
     try:
         import numba
@@ -193,10 +194,10 @@ def rosenbrock_engines():
                   1.49012e-8, 0.0, 0, eps, 0, 100.0, 0, 0, 0, 0, 0, result.ctypes.data)
         return result[1]
 
-    engines = {"lmfit_core lmdif (Cython API, numba loop)": our_fits}
+    engines = {"lmfit_core": our_fits}
     for peer, lib in _installed():
-        engines[f"{peer} lmdif (numba loop)"] = _loop(
-            numba, lib.lmdif, _lmdif_callback(numba, lib, rosenbrock).address, x0, udata)
+        engines[peer] = _loop(numba, lib.lmdif, _lmdif_callback(numba, lib, rosenbrock).address,
+                              x0, udata)
     return engines
 
 

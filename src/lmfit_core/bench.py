@@ -4,7 +4,9 @@ Runs each scenario alternating lmfit_core and SciPy fits in one process and
 prints, per scenario, both medians, the ratio lmfit_core / SciPy, the nfev of
 each, and the callback floor: the median time of the calls a fit makes, made
 one after another on their own (``nfev`` calls of the residual function and
-``njev`` of the Jacobian), the time no drop-in can go below. Then one fit of a compiled model through the Cython API and through
+``njev`` of the Jacobian), the time no drop-in can go below; then MINPACK's
+own cost on the Rosenbrock fit with compiled residuals (needs numba). Then
+one fit of a compiled model through the Cython API and through
 ``leastsq``, and the thread scaling of compiled fits (one Python call per fit,
 and the fits looped in C as a downstream package runs them). Needs SciPy. ``--quick``
 skips the two large scenarios; ``--repeats`` sets the number of alternating
@@ -102,14 +104,15 @@ def _one_run(fn):
     return time.perf_counter() - t0, out
 
 
-def _calls_time(fn, x, count):
-    """Median time of `count` calls ``fn(x)`` one after the other: the floor's part
-    for `fn`. Timed as one block, since the clock read around each call of a
-    sub-microsecond function would add a tenth or more to it."""
+def _floor_calls(func, dfun, x, info):
+    """The floor's calls: ``nfev`` calls ``func(x)`` and ``njev`` calls
+    ``dfun(x)``, one after the other, as a function of no arguments."""
     def calls():
-        for _ in range(count):
-            fn(x)
-    return median_time(calls)
+        for _ in range(info["nfev"]):
+            func(x)
+        for _ in range(info.get("njev", 0)):
+            dfun(x)
+    return calls
 
 
 def run(quick=False, repeats=None):
@@ -138,9 +141,9 @@ def run(quick=False, repeats=None):
                 t, ref = _one_run(lambda: _fit(scipy_leastsq, func, dfun, x0, col_deriv))
                 theirs.append(t)
             info, ref_info = res[2], ref[2]
-            floor = _calls_time(func, x0, info["nfev"])
-            if dfun is not None:
-                floor += _calls_time(dfun, x0, info["njev"])
+            # Timed as one block: the clock read around each call of a
+            # sub-microsecond function would add a tenth or more to it.
+            floor = median_time(_floor_calls(func, dfun, x0, info))
         t_ours, t_ref = float(np.median(ours)), float(np.median(theirs))
         row = dict(scenario=name, lmfit_core=t_ours, scipy=t_ref, ratio=t_ours / t_ref,
                    nfev=info["nfev"], scipy_nfev=ref_info["nfev"], floor=floor,
@@ -172,9 +175,10 @@ def _engine_cost(floor, k=200, repeats=15):
     print(f"Rosenbrock with compiled residuals (numba cfunc), median time per fit; "
           f"a tenth of its floor above is {format_seconds(floor / 10)}:")
     for name in engines:
-        print(f"  {name:<48}{format_seconds(float(np.median(times[name]))):>10}"
-              f"   nfev {nfev[name]}")
-    _missing_peers({name.split(" ")[0] for name in engines}, "  ")
+        how = "Cython API, numba loop" if name == "lmfit_core" else "numba loop"
+        print(f"  {f'{name} lmdif ({how})':<48}"
+              f"{format_seconds(float(np.median(times[name]))):>10}   nfev {nfev[name]}")
+    _missing_peers(engines, "  ")
 
 
 def _missing_peers(peers, indent):
@@ -517,12 +521,7 @@ def _count_loop(kind, index, repeats):
     func, dfun, x0, col_deriv = SCENARIOS[index][1]()
     info = _fit(leastsq, func, dfun, x0, col_deriv)[2]
     if kind == "floor":
-        # The calls the fit makes, each on its own: nfev of func, njev of Dfun.
-        def once():
-            for _ in range(info["nfev"]):
-                func(x0)
-            for _ in range(info.get("njev", 0)):
-                dfun(x0)
+        once = _floor_calls(func, dfun, x0, info)
     else:
         solver = leastsq if kind == "lmfit_core" else scipy_leastsq
         once = lambda: _fit(solver, func, dfun, x0, col_deriv)  # noqa: E731
