@@ -1123,3 +1123,133 @@ def test_threaded_batches_run_in_a_forked_child():
             child.kill()
     assert child.exitcode == 0
     assert_array_equal(x, ref.x)
+
+
+# -- 9. a vectorised model on two threads: two groups in flight ---------------
+
+def calling_threads(f, log):
+    """`f`, recording each call's rows, problems and calling thread."""
+    def g(p, k):
+        log.append((p.shape[0], k.copy(), threading.get_ident()))
+        return f(p, k)
+    return g
+
+
+@pytest.mark.parametrize("jacobian", ["fd", "rows", "col_deriv"])
+@pytest.mark.parametrize("group", [1, 5])
+def test_two_threads_give_the_one_thread_result(jacobian, group):
+    model, X0 = mixed_batch()                   # 12 problems of every kind
+    dfun, col_deriv = model.batch_dfun(jacobian)
+    maxfev = small_maxfev(jacobian)
+    whole = leastsq_batch(model.rows, X0, Dfun=dfun, col_deriv=col_deriv, maxfev=maxfev,
+                          cov=True)
+    fcalls, jcalls = [], []
+    res = leastsq_batch(calling_threads(model.rows, fcalls), X0,
+                        Dfun=None if dfun is None else calling_threads(dfun, jcalls),
+                        col_deriv=col_deriv, maxfev=maxfev, cov=True, chunk_size=group,
+                        threads=2)
+    assert_same_results(res, whole)
+    for k in range(12):
+        func, Dfun, cd = model.alone(k, jacobian)
+        assert_problem_matches(res, k, leastsq_alone(func, X0[k], Dfun, col_deriv=cd,
+                                                     maxfev=maxfev), X0[k])
+    # The model is called from this thread only, each call with one group's
+    # rows; two groups are in flight, so their calls alternate.
+    calls = fcalls + jcalls
+    assert {ident for _, _, ident in calls} == {threading.get_ident()}
+    groups = [np.unique(k // group) for _, k, _ in calls]
+    assert all(g.size == 1 for g in groups)
+    order = [int(np.unique(k // group)[0]) for _, k, _ in fcalls]
+    assert order != sorted(order) and set(order) == set(range(-(-12 // group)))
+
+
+def test_a_round_no_thread_takes_runs_on_the_calling_thread(monkeypatch):
+    # With the batch threads all busy (here: never started), the calling
+    # thread runs each posted round itself when it wants its requests.
+    import lmfit_core.batch as batch_module
+    model, X0 = mixed_batch()
+    whole = leastsq_batch(model.rows, X0, cov=True)
+    monkeypatch.setattr(batch_module, "_start_on_threads", lambda fn, threads: [])
+    res = leastsq_batch(model.rows, X0, cov=True, chunk_size=4, threads=2)
+    assert_same_results(res, whole)
+
+
+def test_a_handoff_holds_one_round_at_a_time():
+    from lmfit_core._batch import Handoff, Lockstep
+    model = Decay(decay_data(2))
+    x = np.tile([1.0, 1.0, 0.0], (2, 1))
+    f0 = model.rows(x, np.arange(2))
+    engine = Lockstep(x, f0, np.empty((2, 3)), 1, 1e-8, 1e-8, 0.0, 800,
+                      np.finfo(float).eps, 100.0, False)
+    xf, kf, _, _ = engine.advance()
+    handoff = Handoff()
+    with pytest.raises(RuntimeError, match="no round was posted"):
+        handoff.collect()
+    handoff.post(engine, model.rows(xf, kf), None, False)
+    with pytest.raises(RuntimeError, match="was not collected"):
+        handoff.post(engine, model.rows(xf, kf), None, False)
+    xf2, kf2, xj2, _ = handoff.collect()       # run here: nobody serves
+    assert xf2.shape == (2, 3) and kf2.tolist() == [0, 1] and xj2.shape == (0, 3)
+    handoff.close()
+    handoff.serve()                             # returns at once once closed
+
+
+def test_stopping_a_batch_on_two_threads(solvers):
+    solve = solvers["python"]                   # 40 problems
+    full = solve(cov=True)
+    reports = []
+
+    def stop_in_the_second_group(done, total):
+        reports.append(done)
+        return done < 15
+    res = solve(progress=stop_in_the_second_group, cov=True, chunk_size=10, threads=2)
+    assert res.stopped and reports == sorted(reports)
+    finished = res.ier != IER_NOT_FINISHED
+    assert_same_results(res, full, finished, finished)
+    # Two groups are in flight at a time, and the done count is over both:
+    # the stop came once 15 fits had ended, with fits of the first three
+    # groups unfinished; the last group never started.
+    assert reports[-1] >= 15 and finished.sum() >= reports[-1]
+    assert not finished[:30].all()
+    assert (res.ier[30:] == IER_NOT_FINISHED).all() and (res.nfev[30:] == 0).all()
+    assert_array_equal(res.x[30:], solvers["_X0"][30:])
+    assert np.isnan(res.fnorm[30:]).all() and np.isnan(res.cov_x[~finished]).all()
+
+
+@pytest.mark.parametrize("engine", ["python", "python-dfun"])
+def test_progress_on_two_threads_reports_every_fit(solvers, engine):
+    solve = solvers[engine]
+    full = solve()
+    reports = []
+    res = solve(progress=lambda done, total: reports.append(done), chunk_size=7,
+                threads=2)
+    assert_same_results(res, full)
+    assert reports == sorted(reports) and reports[-1] == 40 and len(reports) > 6
+
+
+@pytest.mark.parametrize("where", ["func first", "func later", "Dfun"])
+def test_an_error_of_the_model_on_two_threads_propagates(where):
+    model, X0 = mixed_batch()
+    whole = leastsq_batch(model.rows, X0, Dfun=model.jac_rows)
+    error = ModelFailure("from the model")
+    calls = {"func": 0, "Dfun": 0}
+    # "func first": the second group's first call, made while the first
+    # group's round is in flight.
+    fail_at = {"func first": ("func", 2), "func later": ("func", 9),
+               "Dfun": ("Dfun", 3)}[where]
+
+    def counted(name, f):
+        def g(p, k):
+            calls[name] += 1
+            if (name, calls[name]) == fail_at:
+                raise error
+            return f(p, k)
+        return g
+    with pytest.raises(ModelFailure) as info:
+        leastsq_batch(counted("func", model.rows), X0, Dfun=counted("Dfun", model.jac_rows),
+                      chunk_size=3, threads=2)
+    assert info.value is error
+    # The round in flight was finished and the second thread let go: the
+    # next batch runs on two threads as before.
+    res = leastsq_batch(model.rows, X0, Dfun=model.jac_rows, chunk_size=3, threads=2)
+    assert_same_results(res, whole)

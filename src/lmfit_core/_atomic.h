@@ -1,7 +1,14 @@
-/* Relaxed atomic counters shared by the threads of a compiled batch: which
- * fits are taken, how many are done, whether to stop. Relaxed order is
- * enough: each counter stands alone, and the results a thread writes are
- * read only after the threads are joined (which orders them). */
+/* Atomics shared by the threads of a batch.
+ *
+ * Relaxed counters for a compiled batch: which fits are taken, how many are
+ * done, whether to stop. Relaxed order is enough there: each counter stands
+ * alone, and the results a thread writes are read only after the threads are
+ * joined (which orders them).
+ *
+ * A flag with acquire/release order for the hand-off of a lockstep round
+ * between two threads: what one thread wrote before it stores the flag
+ * (release) is seen by the thread that loads (acquire) or swaps it. And a
+ * polite wait for such a flag: spin, then yield, then sleep. */
 #ifndef LMFIT_CORE_ATOMIC_H
 #define LMFIT_CORE_ATOMIC_H
 
@@ -26,6 +33,19 @@ static void lmfit_store(ptrdiff_t *p, ptrdiff_t v)
     _InterlockedExchange((volatile long *)p, (long)v);
 #endif
 }
+/* Interlocked operations are full barriers. */
+static ptrdiff_t lmfit_load_acquire(ptrdiff_t *p) { return lmfit_fetch_add(p, 0); }
+static void lmfit_store_release(ptrdiff_t *p, ptrdiff_t v) { lmfit_store(p, v); }
+static int lmfit_swap_if(ptrdiff_t *p, ptrdiff_t expected, ptrdiff_t desired)
+{
+#if defined(_WIN64)
+    return _InterlockedCompareExchange64((volatile __int64 *)p, (__int64)desired,
+                                         (__int64)expected) == (__int64)expected;
+#else
+    return _InterlockedCompareExchange((volatile long *)p, (long)desired,
+                                       (long)expected) == (long)expected;
+#endif
+}
 #else
 static ptrdiff_t lmfit_fetch_add(ptrdiff_t *p, ptrdiff_t v)
 {
@@ -33,6 +53,55 @@ static ptrdiff_t lmfit_fetch_add(ptrdiff_t *p, ptrdiff_t v)
 }
 static ptrdiff_t lmfit_load(ptrdiff_t *p) { return __atomic_load_n(p, __ATOMIC_RELAXED); }
 static void lmfit_store(ptrdiff_t *p, ptrdiff_t v) { __atomic_store_n(p, v, __ATOMIC_RELAXED); }
+static ptrdiff_t lmfit_load_acquire(ptrdiff_t *p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
+static void lmfit_store_release(ptrdiff_t *p, ptrdiff_t v)
+{
+    __atomic_store_n(p, v, __ATOMIC_RELEASE);
+}
+static int lmfit_swap_if(ptrdiff_t *p, ptrdiff_t expected, ptrdiff_t desired)
+{
+    return __atomic_compare_exchange_n(p, &expected, desired, 0, __ATOMIC_ACQ_REL,
+                                       __ATOMIC_ACQUIRE);
+}
 #endif
+
+/* One step of waiting for another thread's flag; *waited counts the steps.
+ * The first steps spin (a lockstep round or a model call takes tens of
+ * microseconds to milliseconds, far less than a sleep's wake-up on a
+ * virtual machine), later ones give the core away: yield, then sleep 50 us,
+ * so that a thread waiting on a slow model costs next to nothing. */
+#if defined(_WIN32)
+#include <windows.h>
+#else
+#include <sched.h>
+#include <time.h>
+#endif
+
+static void lmfit_wait_step(unsigned long *waited)
+{
+    unsigned long w = (*waited)++;
+    if (w < 20000) {
+#if defined(_MSC_VER) && (defined(_M_X64) || defined(_M_IX86))
+        _mm_pause();
+#elif defined(__x86_64__) || defined(__i386__)
+        __builtin_ia32_pause();
+#elif defined(__aarch64__)
+        __asm__ __volatile__("yield");
+#endif
+    } else if (w < 21000) {
+#if defined(_WIN32)
+        SwitchToThread();
+#else
+        sched_yield();
+#endif
+    } else {
+#if defined(_WIN32)
+        Sleep(1);
+#else
+        struct timespec nap = {0, 50000};
+        nanosleep(&nap, NULL);
+#endif
+    }
+}
 
 #endif

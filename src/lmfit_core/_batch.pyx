@@ -5,7 +5,8 @@ hands every unfinished fit its answers and runs its engine to its next request
 (without the GIL, one fit at a time while its data is in cache), and the
 requests of all fits, finite-difference points included, go to the model in
 one call (``func``) and one Jacobian call (``Dfun``). The number of Python
-calls per round does not depend on K.
+calls per round does not depend on K. ``Handoff`` runs a Lockstep's rounds on
+a second thread while the calling thread calls the model for another group.
 
 ``CompiledBatch`` holds the fits of a compiled model; threads take them a chunk
 at a time from a shared counter and run each fit without the GIL.
@@ -59,6 +60,77 @@ cdef inline void cov_of(const lm_state_t* s, int ier, double* inv, double* cov) 
         cov[i] = NAN
 
 
+ctypedef struct round_t:
+    # One round of a Lockstep: its answers in, its requests out. Plain C, so
+    # that any thread can run it without the GIL (run_round).
+    lm_state_t* states
+    intp_t* active           # indices of the unfinished fits
+    int* req                 # request of each active fit in this round
+    intp_t n_active, m, n
+    const double* f          # the model's answers (NULL on the first round)
+    const double* jac
+    bint col_deriv
+    double* xf               # requests: func rows and their problems ...
+    intp_t* kf
+    double* xj               # ... and Dfun rows and their problems
+    intp_t* kj
+    intp_t rf, rj            # rows written to xf and xj
+
+
+cdef void run_round(round_t* r) noexcept nogil:
+    # Hand each fit its answers, run it to its next request, gather the
+    # requests: one pass over the unfinished fits, each fit's data touched
+    # while it is in cache.
+    cdef intp_t a, k, i, j, kept = 0, n = r.n, m = r.m
+    cdef intp_t rf = 0, rj = 0, rf_in = 0, rj_in = 0
+    cdef int q
+    cdef const double* src
+    cdef lm_state_t* s
+    for a in range(r.n_active):
+        k = r.active[a]
+        s = &r.states[k]
+        if r.f != NULL:
+            if r.req[a] == LM_EVAL_F:
+                memcpy(s.f_req, r.f + rf_in * m, m * sizeof(double))
+                rf_in += 1
+            elif r.req[a] == LM_EVAL_FD:
+                # Row j of the block is f(x + h_j e_j): the engine reads the
+                # block where it is (no copy into fjac).
+                s.jac_src = r.f + rf_in * m
+                s.jac_cs = m
+                rf_in += n
+            else:
+                src = r.jac + rj_in * m * n
+                if r.col_deriv:
+                    memcpy(s.fjac, src, n * m * sizeof(double))
+                else:
+                    for j in range(n):
+                        for i in range(m):
+                            s.fjac[i + j * m] = src[i * n + j]
+                rj_in += 1
+        q = lm_advance(s)
+        if q == LM_DONE:
+            continue
+        r.active[kept] = k
+        r.req[kept] = q
+        kept += 1
+        if q == LM_EVAL_F:
+            memcpy(r.xf + rf * n, s.x_req, n * sizeof(double))
+            r.kf[rf] = k
+            rf += 1
+        elif q == LM_EVAL_FD:
+            for j in range(n):
+                lm_fd_point(s, j, r.xf + rf * n)
+                r.kf[rf] = k
+                rf += 1
+        else:
+            memcpy(r.xj + rj * n, s.x_req, n * sizeof(double))
+            r.kj[rj] = k
+            rj += 1
+    r.n_active = kept
+    r.rf, r.rj = rf, rj
+
+
 cdef class Lockstep:
     """K fits of one vectorised Python model, advanced together.
 
@@ -76,13 +148,21 @@ cdef class Lockstep:
     analytic : bool
         Whether the Jacobian comes from ``Dfun`` (lmder) or from finite
         differences (lmdif).
+
+    Notes
+    -----
+    A round is :meth:`post` (the answers in, fresh request arrays out, with
+    the GIL), :func:`run_round` (without it, on any thread) and
+    :meth:`collect`; :meth:`advance` does all three on the calling thread,
+    and `Handoff` runs the middle step on another.
     """
     cdef lm_state_t* states
     cdef readonly intp_t K, m, n
     cdef readonly cnp.ndarray x, fvec, fjac, diag, ipvt, qtf, work
     cdef cnp.ndarray active      # indices of the unfinished fits
     cdef cnp.ndarray requests    # request of each active fit in this round
-    cdef intp_t n_active
+    cdef round_t rnd
+    cdef object round_arrays     # answers and request arrays of the posted round
 
     def __cinit__(self, cnp.ndarray x, cnp.ndarray fvec, cnp.ndarray diag, int mode,
                   double ftol, double xtol, double gtol, Py_ssize_t maxfev,
@@ -111,7 +191,10 @@ cdef class Lockstep:
                     gtol, maxfev, epsfcn, factor, analytic, True)
         self.active = np.arange(K, dtype=np.intp)
         self.requests = np.empty(K, dtype=np.intc)
-        self.n_active = K
+        self.rnd.states = self.states
+        self.rnd.active = <intp_t*>cnp.PyArray_DATA(self.active)
+        self.rnd.req = <int*>cnp.PyArray_DATA(self.requests)
+        self.rnd.n_active, self.rnd.m, self.rnd.n = K, m, n
 
     def __dealloc__(self):
         free(self.states)
@@ -119,14 +202,10 @@ cdef class Lockstep:
     @property
     def n_unfinished(self):
         """Number of fits still running."""
-        return self.n_active
+        return self.rnd.n_active
 
     def advance(self, cnp.ndarray f=None, cnp.ndarray jac=None, bint col_deriv=False):
         """Hand each fit its answers, run it to its next request, gather the requests.
-
-        One pass over the unfinished fits, each fit's data touched while it is
-        in cache: its answers are copied in, its engine runs, and its next
-        request is written out.
 
         Parameters
         ----------
@@ -146,78 +225,41 @@ cdef class Lockstep:
         xj, kj : ndarray, shapes (rj, n) and (rj,)
             Points at which ``Dfun`` is wanted and their problems.
         """
-        cdef intp_t[::1] active = self.active
-        cdef int[::1] req = self.requests
-        cdef intp_t a, k, i, j, kept = 0, n = self.n, m = self.m
-        cdef intp_t rf = 0, rj = 0, rf_in = 0, rj_in = 0
-        cdef int r
-        cdef bint have = f is not None
-        cdef const double* fp = <const double*>cnp.PyArray_DATA(f) if have else NULL
-        cdef const double* jp = NULL
-        cdef const double* src
-        cdef lm_state_t* s
-        if have and jac is not None:
-            jp = <const double*>cnp.PyArray_DATA(jac)
-        xf = np.empty((self.n_active * n, n))
-        kf = np.empty(self.n_active * n, dtype=np.intp)
-        xj = np.empty((self.n_active, n))
-        kj = np.empty(self.n_active, dtype=np.intp)
-        cdef double* xfp = <double*>cnp.PyArray_DATA(xf)
-        cdef double* xjp = <double*>cnp.PyArray_DATA(xj)
-        cdef intp_t* kfp = <intp_t*>cnp.PyArray_DATA(kf)
-        cdef intp_t* kjp = <intp_t*>cnp.PyArray_DATA(kj)
+        self.post(f, jac, col_deriv)
         with nogil:
-            for a in range(self.n_active):
-                k = active[a]
-                s = &self.states[k]
-                if have:
-                    if req[a] == LM_EVAL_F:
-                        memcpy(s.f_req, fp + rf_in * m, m * sizeof(double))
-                        rf_in += 1
-                    elif req[a] == LM_EVAL_FD:
-                        # Row j of the block is f(x + h_j e_j): the engine reads
-                        # the block where it is (no copy into fjac).
-                        s.jac_src = fp + rf_in * m
-                        s.jac_cs = m
-                        rf_in += n
-                    else:
-                        src = jp + rj_in * m * n
-                        if col_deriv:
-                            memcpy(s.fjac, src, n * m * sizeof(double))
-                        else:
-                            for j in range(n):
-                                for i in range(m):
-                                    s.fjac[i + j * m] = src[i * n + j]
-                        rj_in += 1
-                r = lm_advance(s)
-                if r == LM_DONE:
-                    continue
-                active[kept] = k
-                req[kept] = r
-                kept += 1
-                if r == LM_EVAL_F:
-                    memcpy(xfp + rf * n, s.x_req, n * sizeof(double))
-                    kfp[rf] = k
-                    rf += 1
-                elif r == LM_EVAL_FD:
-                    for j in range(n):
-                        lm_fd_point(s, j, xfp + rf * n)
-                        kfp[rf] = k
-                        rf += 1
-                else:
-                    memcpy(xjp + rj * n, s.x_req, n * sizeof(double))
-                    kjp[rj] = k
-                    rj += 1
-            self.n_active = kept
-        return xf[:rf], kf[:rf], xj[:rj], kj[:rj]
+            run_round(&self.rnd)
+        return self.collect()
+
+    def post(self, cnp.ndarray f=None, cnp.ndarray jac=None, bint col_deriv=False):
+        """Set up a round (as `advance` takes it) without running it."""
+        cdef intp_t n = self.n, rows = self.rnd.n_active
+        xf = np.empty((rows * n, n))
+        kf = np.empty(rows * n, dtype=np.intp)
+        xj = np.empty((rows, n))
+        kj = np.empty(rows, dtype=np.intp)
+        # Kept until collect: the engines read f and jac while the round runs.
+        self.round_arrays = (f, jac, xf, kf, xj, kj)
+        self.rnd.f = <const double*>cnp.PyArray_DATA(f) if f is not None else NULL
+        self.rnd.jac = (<const double*>cnp.PyArray_DATA(jac)
+                        if f is not None and jac is not None else NULL)
+        self.rnd.col_deriv = col_deriv
+        self.rnd.xf = <double*>cnp.PyArray_DATA(xf)
+        self.rnd.kf = <intp_t*>cnp.PyArray_DATA(kf)
+        self.rnd.xj = <double*>cnp.PyArray_DATA(xj)
+        self.rnd.kj = <intp_t*>cnp.PyArray_DATA(kj)
+
+    def collect(self):
+        """The requests of the round that has run (see `advance`)."""
+        _, _, xf, kf, xj, kj = self.round_arrays
+        self.round_arrays = None
+        return xf[:self.rnd.rf], kf[:self.rnd.rf], xj[:self.rnd.rj], kj[:self.rnd.rj]
 
     def stop(self):
         """End every unfinished fit where it stands (their ier becomes -1)."""
-        cdef intp_t[::1] active = self.active
         cdef intp_t a
-        for a in range(self.n_active):
-            lm_stop(&self.states[active[a]], IER_NOT_FINISHED)
-        self.n_active = 0
+        for a in range(self.rnd.n_active):
+            lm_stop(&self.states[self.rnd.active[a]], IER_NOT_FINISHED)
+        self.rnd.n_active = 0
 
     def results(self, bint want_cov):
         """(ier, nfev, njev, fnorm, cov_x or None) of all K fits."""
@@ -246,6 +288,94 @@ cdef class Lockstep:
         return ier, nfev, njev, fnorm, cov
 
 
+cdef extern from "_atomic.h" nogil:
+    intp_t lmfit_fetch_add(intp_t* p, intp_t v)
+    intp_t lmfit_load(intp_t* p)
+    void lmfit_store(intp_t* p, intp_t v)
+    intp_t lmfit_load_acquire(intp_t* p)
+    void lmfit_store_release(intp_t* p, intp_t v)
+    bint lmfit_swap_if(intp_t* p, intp_t expected, intp_t desired)
+    void lmfit_wait_step(unsigned long* waited)
+
+
+cdef enum:
+    # Values of Handoff.slot.
+    SLOT_EMPTY = 0      # no round posted, or its requests were collected
+    SLOT_POSTED = 1     # a round waits for a thread to take it
+    SLOT_TAKEN = 2      # a thread runs it
+    SLOT_DONE = 3       # it has run
+    SLOT_CLOSED = 4     # the serving thread is to return
+
+
+cdef class Handoff:
+    """Lockstep rounds run on a second thread while the caller calls the model.
+
+    The caller posts one group's round (:meth:`post`), evaluates the model at
+    another group's points meanwhile, and then takes the round's requests
+    (:meth:`collect`). A thread in :meth:`serve` runs posted rounds without
+    the GIL. Whoever swaps the slot from posted to taken runs the round: if
+    no thread serves (all busy with other batches), the caller runs it
+    itself in :meth:`collect`, so the batch goes on, one round at a time.
+    The model is only ever called by the caller's thread.
+    """
+    cdef intp_t slot                # SLOT_*, through _atomic.h only
+    cdef round_t* job
+    cdef Lockstep engine            # the group whose round is posted
+
+    def serve(self):
+        """Run posted rounds until `close`; for a worker thread."""
+        cdef unsigned long waited = 0
+        cdef intp_t state
+        with nogil:
+            while True:
+                state = lmfit_load_acquire(&self.slot)
+                if state == SLOT_CLOSED:
+                    break
+                if state == SLOT_POSTED and lmfit_swap_if(&self.slot, SLOT_POSTED,
+                                                          SLOT_TAKEN):
+                    run_round(self.job)
+                    lmfit_store_release(&self.slot, SLOT_DONE)
+                    waited = 0
+                else:
+                    lmfit_wait_step(&waited)
+
+    def post(self, Lockstep engine, f, jac, bint col_deriv):
+        """Post `engine`'s next round, with the model's answers `f` and `jac`."""
+        if self.engine is not None:
+            raise RuntimeError("Handoff.post: the posted round was not collected")
+        engine.post(f, jac, col_deriv)
+        self.engine = engine
+        self.job = &engine.rnd
+        lmfit_store_release(&self.slot, SLOT_POSTED)
+
+    def collect(self):
+        """The requests of the posted round (as `Lockstep.advance` returns them)."""
+        if self.engine is None:
+            raise RuntimeError("Handoff.collect: no round was posted")
+        self._wait()
+        engine, self.engine = self.engine, None
+        self.job = NULL
+        lmfit_store_release(&self.slot, SLOT_EMPTY)
+        return engine.collect()
+
+    def close(self):
+        """Let the posted round (if any) finish, and the serving thread return."""
+        if self.engine is not None:
+            self._wait()
+            self.engine = None
+            self.job = NULL
+        lmfit_store_release(&self.slot, SLOT_CLOSED)
+
+    cdef void _wait(self):
+        cdef unsigned long waited = 0
+        with nogil:
+            if lmfit_swap_if(&self.slot, SLOT_POSTED, SLOT_TAKEN):
+                run_round(self.job)     # nobody took it: run it here
+                lmfit_store_release(&self.slot, SLOT_DONE)
+            while lmfit_load_acquire(&self.slot) != SLOT_DONE:
+                lmfit_wait_step(&waited)
+
+
 cdef int run_one(batch_func_t func, void* func_data, batch_jac_t jac, void* jac_data,
                  intp_t k, lm_state_t* s, double* xp) noexcept nogil:
     # Drive one fit to its end; returns 0, or the negative code a callback
@@ -268,12 +398,6 @@ cdef int run_one(batch_func_t func, void* func_data, batch_jac_t jac, void* jac_
             rc = jac(k, m, n, s.x_req, s.fjac, s.ldfjac, jac_data)
         if rc < 0:
             lm_stop(s, rc)
-
-
-cdef extern from "_atomic.h" nogil:
-    intp_t lmfit_fetch_add(intp_t* p, intp_t v)
-    intp_t lmfit_load(intp_t* p)
-    void lmfit_store(intp_t* p, intp_t v)
 
 
 cdef inline size_t fit_block_bytes(intp_t m, intp_t n) noexcept nogil:
