@@ -32,16 +32,20 @@ class DecayBatch(Benchmark):
     """K exponential decays (m=100, n=3), finite differences: batch vs SciPy loop.
 
     ``lmfit_core-groups`` fits the problems in groups of ``DECAY_GROUP``
-    (250, ``chunk_size``), which keeps the model's arrays in cache.
+    (250, ``chunk_size``), which keeps the model's arrays in cache;
+    ``lmfit_core-groups-2threads`` does so on two threads (one group's engines
+    run while the model evaluates another group's points; on commits before
+    that, a vectorised model ignored ``threads``).
     """
 
-    params = [[100, 2000], ["lmfit_core", "lmfit_core-groups", "scipy"]]
+    params = [[100, 2000], ["lmfit_core", "lmfit_core-groups",
+                            "lmfit_core-groups-2threads", "scipy"]]
     param_names = ["K", "implementation"]
     timeout = 300
 
     def setup(self, K, implementation):
         need(globals(), "leastsq_batch", "_decay_batch", "scipy_leastsq")
-        if implementation == "lmfit_core-groups":
+        if implementation.startswith("lmfit_core-groups"):
             need(globals(), "DECAY_GROUP")
         self.rows, one, self.x0 = _decay_batch(K)
         self.funcs = [one(k) for k in range(K)]
@@ -49,8 +53,10 @@ class DecayBatch(Benchmark):
     def _run(self, implementation):
         if implementation == "lmfit_core":
             return leastsq_batch(self.rows, self.x0).nfev
-        if implementation == "lmfit_core-groups":
-            return leastsq_batch(self.rows, self.x0, chunk_size=DECAY_GROUP).nfev
+        if implementation.startswith("lmfit_core-groups"):
+            threads = 2 if implementation.endswith("2threads") else 1
+            return leastsq_batch(self.rows, self.x0, chunk_size=DECAY_GROUP,
+                                 threads=threads).nfev
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
             return np.array([scipy_leastsq(f, x, full_output=True)[2]["nfev"]

@@ -293,7 +293,9 @@ def run_batch(repeats=9):
     1. 2,000 exponential decays (m=100, n=3, own data each), vectorised NumPy
        model, finite differences, against a Python loop over SciPy's leastsq
        (same residuals written for one problem); all problems in one group,
-       and in groups of ``DECAY_GROUP`` (``chunk_size``).
+       in groups of ``DECAY_GROUP`` (``chunk_size``), and in such groups on
+       two threads (the engines of one group running while the model
+       evaluates another's points).
     2. 10,000 compiled Gaussians on a background (m=100, n=4, noise, start off
        the truth), analytic Jacobian, default tolerances, on 1 and 2 threads.
     3. 10,000 compiled 2-D Gaussians on 5 x 5 pixels (n=5, analytic Jacobian,
@@ -314,18 +316,22 @@ def run_batch(repeats=9):
             warnings.simplefilter("ignore", RuntimeWarning)
             return [scipy_leastsq(funcs[k], X0[k], full_output=full_output)
                     for k in range(K)]
-    ours, grouped, theirs = [], [], []
+    ours, grouped, paired, theirs = [], [], [], []
     for _ in range(repeats):
         t, res = _one_run(lambda: leastsq_batch(rows, X0))
         ours.append(t)
         t, res_g = _one_run(lambda: leastsq_batch(rows, X0, chunk_size=DECAY_GROUP))
         grouped.append(t)
+        t, res_2 = _one_run(lambda: leastsq_batch(rows, X0, chunk_size=DECAY_GROUP,
+                                                  threads=2))
+        paired.append(t)
         t, _ = _one_run(scipy_loop)
         theirs.append(t)
     ref = scipy_loop(full_output=True)          # untimed: for nfev
     t_ref = float(np.median(theirs))
     for label, r, times in [("leastsq_batch", res, ours),
-                            (f"chunk_size={DECAY_GROUP}", res_g, grouped)]:
+                            (f"chunk_size={DECAY_GROUP}", res_g, grouped),
+                            (f"chunk_size={DECAY_GROUP}, threads=2", res_2, paired)]:
         same = sum(np.array_equal(r.x[k], ref[k][0]) and r.nfev[k] == ref[k][2]["nfev"]
                    for k in range(K))
         t_ours = float(np.median(times))
