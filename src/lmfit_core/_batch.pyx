@@ -299,81 +299,126 @@ cdef extern from "_atomic.h" nogil:
 
 
 cdef enum:
-    # Values of Handoff.slot.
-    SLOT_EMPTY = 0      # no round posted, or its requests were collected
+    # States of a Handoff slot.
+    SLOT_EMPTY = 0      # no round, or its requests were collected
     SLOT_POSTED = 1     # a round waits for a thread to take it
     SLOT_TAKEN = 2      # a thread runs it
     SLOT_DONE = 3       # it has run
-    SLOT_CLOSED = 4     # the serving thread is to return
+    HANDOFF_SLOTS = 4   # rounds that can be posted at once
 
 
 cdef class Handoff:
     """Lockstep rounds run on a second thread while the caller calls the model.
 
-    The caller posts one group's round (:meth:`post`), evaluates the model at
-    another group's points meanwhile, and then takes the round's requests
-    (:meth:`collect`). A thread in :meth:`serve` runs posted rounds without
-    the GIL. Whoever swaps the slot from posted to taken runs the round: if
-    no thread serves (all busy with other batches), the caller runs it
-    itself in :meth:`collect`, so the batch goes on, one round at a time.
-    The model is only ever called by the caller's thread.
+    The caller posts groups' rounds (:meth:`post`) and calls the model for
+    other groups meanwhile; a thread in :meth:`serve` runs posted rounds,
+    oldest first, without the GIL. :meth:`collect_next` gives the caller a
+    round that has run, or, if none has, runs the oldest posted round itself
+    rather than wait, so the two threads share the engines' work whichever
+    is the faster, and a batch goes on even if no thread serves (all busy
+    with other batches). Whoever swaps a slot from posted to taken runs its
+    round. The model is only ever called by the caller's thread.
     """
-    cdef intp_t slot                # SLOT_*, through _atomic.h only
-    cdef round_t* job
-    cdef Lockstep engine            # the group whose round is posted
+    cdef intp_t state[HANDOFF_SLOTS]     # SLOT_*, through _atomic.h only
+    cdef intp_t order[HANDOFF_SLOTS]     # when each round was posted
+    cdef round_t* job[HANDOFF_SLOTS]
+    cdef list owners                     # (owner, engine) of each slot's round
+    cdef intp_t posts, closed
+
+    def __cinit__(self):
+        cdef int i
+        for i in range(HANDOFF_SLOTS):
+            self.state[i] = SLOT_EMPTY
+            self.order[i] = 0
+            self.job[i] = NULL
+        self.owners = [None] * HANDOFF_SLOTS
+        self.posts = self.closed = 0
+
+    @property
+    def posted(self):
+        """Rounds posted and not yet collected."""
+        return sum(owner is not None for owner in self.owners)
 
     def serve(self):
         """Run posted rounds until `close`; for a worker thread."""
         cdef unsigned long waited = 0
-        cdef intp_t state
+        cdef int i
         with nogil:
-            while True:
-                state = lmfit_load_acquire(&self.slot)
-                if state == SLOT_CLOSED:
-                    break
-                if state == SLOT_POSTED and lmfit_swap_if(&self.slot, SLOT_POSTED,
-                                                          SLOT_TAKEN):
-                    run_round(self.job)
-                    lmfit_store_release(&self.slot, SLOT_DONE)
+            while not lmfit_load_acquire(&self.closed):
+                i = self._oldest(SLOT_POSTED)
+                if i >= 0 and self._run_if_posted(i):
                     waited = 0
                 else:
                     lmfit_wait_step(&waited)
 
-    def post(self, Lockstep engine, f, jac, bint col_deriv):
-        """Post `engine`'s next round, with the model's answers `f` and `jac`."""
-        if self.engine is not None:
-            raise RuntimeError("Handoff.post: the posted round was not collected")
-        engine.post(f, jac, col_deriv)
-        self.engine = engine
-        self.job = &engine.rnd
-        lmfit_store_release(&self.slot, SLOT_POSTED)
+    def post(self, owner, Lockstep engine, f, jac, bint col_deriv):
+        """Post `engine`'s next round, with the model's answers `f` and `jac`.
 
-    def collect(self):
-        """The requests of the posted round (as `Lockstep.advance` returns them)."""
-        if self.engine is None:
-            raise RuntimeError("Handoff.collect: no round was posted")
-        self._wait()
-        engine, self.engine = self.engine, None
-        self.job = NULL
-        lmfit_store_release(&self.slot, SLOT_EMPTY)
-        return engine.collect()
+        `owner` comes back with the round's requests from `collect_next`.
+        """
+        cdef int i
+        if any(held is not None and held[1] is engine for held in self.owners):
+            raise RuntimeError("Handoff.post: this engine's round is posted already")
+        for i in range(HANDOFF_SLOTS):
+            if self.owners[i] is None:
+                break
+        else:
+            raise RuntimeError(f"Handoff.post: {HANDOFF_SLOTS} rounds are posted "
+                               "already")
+        engine.post(f, jac, col_deriv)
+        self.owners[i] = (owner, engine)
+        self.job[i] = &engine.rnd
+        self.order[i] = self.posts
+        self.posts += 1
+        lmfit_store_release(&self.state[i], SLOT_POSTED)
+
+    def collect_next(self):
+        """(owner, requests) of a posted round that has run.
+
+        The oldest round that has run; if none has, the oldest that no
+        thread has taken, run here; else the first to finish.
+        """
+        cdef unsigned long waited = 0
+        cdef int i
+        if self.posted == 0:
+            raise RuntimeError("Handoff.collect_next: no round was posted")
+        with nogil:
+            while True:
+                i = self._oldest(SLOT_DONE)
+                if i >= 0:
+                    break
+                i = self._oldest(SLOT_POSTED)
+                if i >= 0 and self._run_if_posted(i):
+                    break
+                lmfit_wait_step(&waited)
+        owner, engine = self.owners[i]
+        self.owners[i] = None
+        self.job[i] = NULL
+        lmfit_store_release(&self.state[i], SLOT_EMPTY)
+        return owner, engine.collect()
 
     def close(self):
-        """Let the posted round (if any) finish, and the serving thread return."""
-        if self.engine is not None:
-            self._wait()
-            self.engine = None
-            self.job = NULL
-        lmfit_store_release(&self.slot, SLOT_CLOSED)
+        """Let the posted rounds finish, and the serving thread return."""
+        while self.posted:
+            self.collect_next()
+        lmfit_store_release(&self.closed, 1)
 
-    cdef void _wait(self):
-        cdef unsigned long waited = 0
-        with nogil:
-            if lmfit_swap_if(&self.slot, SLOT_POSTED, SLOT_TAKEN):
-                run_round(self.job)     # nobody took it: run it here
-                lmfit_store_release(&self.slot, SLOT_DONE)
-            while lmfit_load_acquire(&self.slot) != SLOT_DONE:
-                lmfit_wait_step(&waited)
+    cdef int _oldest(self, intp_t state) noexcept nogil:
+        # The slot in `state` posted first, or -1.
+        cdef int i, best = -1
+        for i in range(HANDOFF_SLOTS):
+            if lmfit_load_acquire(&self.state[i]) == state and (
+                    best < 0 or self.order[i] < self.order[best]):
+                best = i
+        return best
+
+    cdef bint _run_if_posted(self, int i) noexcept nogil:
+        # Take slot i's round and run it, unless another thread took it first.
+        if not lmfit_swap_if(&self.state[i], SLOT_POSTED, SLOT_TAKEN):
+            return False
+        run_round(self.job[i])
+        lmfit_store_release(&self.state[i], SLOT_DONE)
+        return True
 
 
 cdef int run_one(batch_func_t func, void* func_data, batch_jac_t jac, void* jac_data,

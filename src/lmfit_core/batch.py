@@ -453,6 +453,13 @@ class _LockstepRun:
                 whole[group.first:group.last] = values
 
 
+# Groups of a vectorised batch in flight on two threads: while the model
+# evaluates one group's points, the second thread runs the rounds of the
+# others, and a round it has not taken when the model is done is run by the
+# calling thread, so that neither thread waits for the other.
+_GROUPS_IN_FLIGHT = 3
+
+
 def _run_lockstep(func, Dfun, x, args, col_deriv, scale, mode, ftol, xtol, gtol, maxfev,
                   epsfcn, factor, cov, update, chunk_size, threads, options):
     # The problems are fitted in groups of chunk_size (default all of them),
@@ -474,24 +481,27 @@ def _run_lockstep(func, Dfun, x, args, col_deriv, scale, mode, ftol, xtol, gtol,
         handoff = Handoff()
         _start_on_threads(handoff.serve, 1)
     ready = deque()             # groups whose requests wait for the model
-    in_flight = None            # the group whose round the handoff has
+    in_flight = set()           # groups whose rounds are posted to the handoff
     finished = 0                # fits of the groups that are over
     stopped = False
+
+    def collect_next():
+        grp, requests = handoff.collect_next()
+        grp.take(requests)
+        in_flight.discard(grp)
+        ready.append(grp)
     try:
-        for first, last in itertools.islice(bounds, 1 if handoff is None else 2):
+        for first, last in itertools.islice(bounds, 1 if handoff is None else _GROUPS_IN_FLIGHT):
             ready.append(run.start(first, last))
-        while ready or in_flight is not None:
+        while ready or in_flight:
             if not ready:
-                in_flight.take(handoff.collect())
-                ready.append(in_flight)
-                in_flight = None
+                collect_next()
             grp = ready.popleft()
             done = (finished + grp.done + sum(g.done for g in ready)
-                    + (in_flight.done if in_flight is not None else 0))
+                    + sum(g.done for g in in_flight))
             if not update(done):
-                if in_flight is not None:
-                    in_flight.take(handoff.collect())
-                    ready.append(in_flight)
+                while in_flight:
+                    collect_next()
                 for g in (grp, *ready):
                     g.engine.stop()
                     run.finish(g)
@@ -508,12 +518,9 @@ def _run_lockstep(func, Dfun, x, args, col_deriv, scale, mode, ftol, xtol, gtol,
             if handoff is None:
                 grp.take(grp.engine.advance(f, J, col_deriv))
                 ready.append(grp)
-                continue
-            if in_flight is not None:
-                in_flight.take(handoff.collect())
-                ready.append(in_flight)
-            handoff.post(grp.engine, f, J, col_deriv)
-            in_flight = grp
+            else:
+                handoff.post(grp, grp.engine, f, J, col_deriv)
+                in_flight.add(grp)
     finally:
         if handoff is not None:
             handoff.close()
