@@ -3,8 +3,9 @@
     python docs/plot_batch_throughput.py     # writes docs/_static/batch_throughput.png
 
 Series: exponential decays (m=100, n=3) through ``leastsq_batch`` with a
-vectorised NumPy model (in one group, and in groups of ``DECAY_GROUP``
-problems) and through a Python loop over SciPy's ``leastsq``;
+vectorised NumPy model (in one group, in groups of ``DECAY_GROUP``
+problems, and in such groups on two threads) and through a Python loop over
+SciPy's ``leastsq``;
 compiled Gaussians (m=100, n=4, analytic Jacobian) through ``leastsq_batch``
 on one and on two threads. Each point is the best of 3 to 50 runs. Needs SciPy
 and matplotlib (not needed to build the docs: the PNG is committed).
@@ -42,7 +43,8 @@ def main(out=os.path.join(os.path.dirname(__file__), "_static", "batch_throughpu
 
     Ks = [10, 100, 1000, 10000]
     grouped = f"NumPy model, leastsq_batch, chunk_size={DECAY_GROUP}"
-    series = {"NumPy model, leastsq_batch": [], grouped: [],
+    paired = f"{grouped}, threads=2"
+    series = {"NumPy model, leastsq_batch": [], grouped: [], paired: [],
               "NumPy model, loop over SciPy leastsq": [],
               "compiled model, 1 thread": [], "compiled model, 2 threads": []}
     t = np.linspace(-5, 5, 100)
@@ -52,6 +54,8 @@ def main(out=os.path.join(os.path.dirname(__file__), "_static", "batch_throughpu
         series["NumPy model, leastsq_batch"].append(rate(lambda: leastsq_batch(rows, X0), K))
         series[grouped].append(
             rate(lambda: leastsq_batch(rows, X0, chunk_size=DECAY_GROUP), K))
+        series[paired].append(
+            rate(lambda: leastsq_batch(rows, X0, chunk_size=DECAY_GROUP, threads=2), K))
         if K <= 1000:
             funcs = [one(k) for k in range(K)]
 
@@ -74,7 +78,8 @@ def main(out=os.path.join(os.path.dirname(__file__), "_static", "batch_throughpu
         print(f"{name:<40}" + "".join(f"{v:>12,.0f}" for v in values))
 
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    for (name, values), style in zip(series.items(), ["o-", "o:", "s--", "^-", "v-"]):
+    for (name, values), style in zip(series.items(),
+                                     ["o-", "o:", "o-.", "s--", "^-", "v-"]):
         ax.loglog(Ks[:len(values)], values, style, label=name)
     ax.set_xlabel("K (independent fits in the batch)")
     ax.set_ylabel("fits per second")
