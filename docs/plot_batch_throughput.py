@@ -4,8 +4,8 @@
 
 Series: exponential decays (m=100, n=3) through ``leastsq_batch`` with a
 vectorised NumPy model (in one group, in groups of ``DECAY_GROUP``
-problems, and in such groups on two threads) and through a Python loop over
-SciPy's ``leastsq``;
+problems, and in groups of ``DECAY_GROUP_2THREADS`` on two threads) and
+through a Python loop over SciPy's ``leastsq``;
 compiled Gaussians (m=100, n=4, analytic Jacobian) through ``leastsq_batch``
 on one and on two threads. Each point is the best of 3 to 50 runs. Needs SciPy
 and matplotlib (not needed to build the docs: the PNG is committed).
@@ -39,11 +39,11 @@ def main(out=os.path.join(os.path.dirname(__file__), "_static", "batch_throughpu
     from scipy.optimize import leastsq as scipy_leastsq
 
     from lmfit_core import _examples, leastsq_batch
-    from lmfit_core.bench import DECAY_GROUP, _decay_batch
+    from lmfit_core.bench import DECAY_GROUP, DECAY_GROUP_2THREADS, _decay_batch
 
     Ks = [10, 100, 1000, 10000]
     grouped = f"NumPy model, leastsq_batch, chunk_size={DECAY_GROUP}"
-    paired = f"{grouped}, threads=2"
+    paired = f"NumPy model, leastsq_batch, chunk_size={DECAY_GROUP_2THREADS}, threads=2"
     series = {"NumPy model, leastsq_batch": [], grouped: [], paired: [],
               "NumPy model, loop over SciPy leastsq": [],
               "compiled model, 1 thread": [], "compiled model, 2 threads": []}
@@ -55,7 +55,8 @@ def main(out=os.path.join(os.path.dirname(__file__), "_static", "batch_throughpu
         series[grouped].append(
             rate(lambda: leastsq_batch(rows, X0, chunk_size=DECAY_GROUP), K))
         series[paired].append(
-            rate(lambda: leastsq_batch(rows, X0, chunk_size=DECAY_GROUP, threads=2), K))
+            rate(lambda: leastsq_batch(rows, X0, chunk_size=DECAY_GROUP_2THREADS,
+                                       threads=2), K))
         if K <= 1000:
             funcs = [one(k) for k in range(K)]
 

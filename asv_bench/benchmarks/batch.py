@@ -21,6 +21,9 @@ with safe_import():
     from lmfit_core.bench import DECAY_GROUP
 
 with safe_import():
+    from lmfit_core.bench import DECAY_GROUP_2THREADS
+
+with safe_import():
     from lmfit_core import _examples
 
 with safe_import():
@@ -33,9 +36,9 @@ class DecayBatch(Benchmark):
 
     ``lmfit_core-groups`` fits the problems in groups of ``DECAY_GROUP``
     (250, ``chunk_size``), which keeps the model's arrays in cache;
-    ``lmfit_core-groups-2threads`` does so on two threads (one group's engines
-    run while the model evaluates another group's points; on commits before
-    that, a vectorised model ignored ``threads``).
+    ``lmfit_core-groups-2threads`` fits them in groups of
+    ``DECAY_GROUP_2THREADS`` (125) on two threads (the engines of some
+    groups run while the model evaluates another group's points).
     """
 
     params = [[100, 2000], ["lmfit_core", "lmfit_core-groups",
@@ -45,18 +48,21 @@ class DecayBatch(Benchmark):
 
     def setup(self, K, implementation):
         need(globals(), "leastsq_batch", "_decay_batch", "scipy_leastsq")
-        if implementation.startswith("lmfit_core-groups"):
+        if implementation == "lmfit_core-groups":
             need(globals(), "DECAY_GROUP")
+        if implementation == "lmfit_core-groups-2threads":
+            need(globals(), "DECAY_GROUP_2THREADS")
         self.rows, one, self.x0 = _decay_batch(K)
         self.funcs = [one(k) for k in range(K)]
 
     def _run(self, implementation):
         if implementation == "lmfit_core":
             return leastsq_batch(self.rows, self.x0).nfev
-        if implementation.startswith("lmfit_core-groups"):
-            threads = 2 if implementation.endswith("2threads") else 1
-            return leastsq_batch(self.rows, self.x0, chunk_size=DECAY_GROUP,
-                                 threads=threads).nfev
+        if implementation == "lmfit_core-groups":
+            return leastsq_batch(self.rows, self.x0, chunk_size=DECAY_GROUP).nfev
+        if implementation == "lmfit_core-groups-2threads":
+            return leastsq_batch(self.rows, self.x0, chunk_size=DECAY_GROUP_2THREADS,
+                                 threads=2).nfev
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
             return np.array([scipy_leastsq(f, x, full_output=True)[2]["nfev"]
