@@ -1214,7 +1214,8 @@ def test_stopping_a_batch_on_two_threads(solvers):
     # the last of the eight had not started: start points, no evaluations.
     unstarted = res.nfev == 0
     assert unstarted[35:].all()
-    assert (res.ier[unstarted] == IER_NOT_FINISHED).all() and (res.njev[unstarted] == 0).all()
+    assert (res.ier[unstarted] == IER_NOT_FINISHED).all()
+    assert (res.njev[unstarted] == 0).all()
     assert_array_equal(res.x[unstarted], solvers["_X0"][unstarted])
     assert np.isnan(res.fnorm[unstarted]).all() and np.isnan(res.cov_x[~finished]).all()
 

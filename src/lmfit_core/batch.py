@@ -244,13 +244,14 @@ def leastsq_batch(func, x0, args=(), Dfun=None, *, col_deriv=False, ftol=1.49012
         problems at most).
 
         With a vectorised model (default 1): ``threads >= 2`` and several
-        groups (`chunk_size`) keep two groups in flight. While `func` and
-        `Dfun` evaluate one group's points on the calling thread, the other
-        group's engines run on a second thread, so the engines' arithmetic
+        groups (`chunk_size`) keep three groups in flight. While `func` and
+        `Dfun` evaluate one group's points on the calling thread, a second
+        thread runs the engines of the others, so the engines' arithmetic
         overlaps the model's instead of adding to it (the 2,000 decays of the
-        benchmarks: about 1.5x faster on two cores). The model is still
-        called from the calling thread only, one call at a time, but the
-        calls of the two groups alternate. The results do not depend on it.
+        benchmarks: about 1.5x faster on two cores, in groups of 125). The
+        model is still called from the calling thread only, one call at a
+        time, but the calls of the groups in flight alternate. The results do
+        not depend on it.
     chunk_size : int, optional
         With a compiled model: the problems a thread takes at a time from the
         shared queue of fits (default: at most 32, small enough for balanced
@@ -264,7 +265,7 @@ def leastsq_batch(func, x0, args=(), Dfun=None, *, col_deriv=False, ftol=1.49012
         problems keep the model's arrays in the CPU's caches and bound the
         memory a batch needs; a model that gains from large calls (one that
         runs on a GPU, say) is best left with one group. With `threads` >= 2
-        two groups are fitted at a time (see `threads`). The results do not
+        three groups are fitted at a time (see `threads`). The results do not
         depend on it.
 
     Returns
@@ -391,6 +392,7 @@ class _Group:
         self.requests = requests
         self.done = self.last - self.first - self.engine.n_unfinished
 
+
 class _LockstepRun:
     """The groups of a vectorised batch: starting them, calling the model, results."""
 
@@ -464,9 +466,9 @@ def _run_lockstep(func, Dfun, x, args, col_deriv, scale, mode, ftol, xtol, gtol,
                   epsfcn, factor, cov, update, chunk_size, threads, options):
     # The problems are fitted in groups of chunk_size (default all of them),
     # each group's fits in lockstep. On one thread the groups come one after
-    # the other. On two, two groups are in flight: while the model evaluates
-    # one group's points on this thread, the other group's engines run on a
-    # second thread (Handoff), so that the engines cost next to no time.
+    # the other. On two, _GROUPS_IN_FLIGHT groups are: while the model
+    # evaluates one group's points on this thread, the others' engines run on
+    # a second thread (Handoff).
     K, n = x.shape
     group = K if chunk_size is None else _at_least_one(chunk_size, "chunk_size")
     threads = 1 if threads is None else _at_least_one(threads, "threads")
@@ -491,7 +493,8 @@ def _run_lockstep(func, Dfun, x, args, col_deriv, scale, mode, ftol, xtol, gtol,
         in_flight.discard(grp)
         ready.append(grp)
     try:
-        for first, last in itertools.islice(bounds, 1 if handoff is None else _GROUPS_IN_FLIGHT):
+        at_once = 1 if handoff is None else _GROUPS_IN_FLIGHT
+        for first, last in itertools.islice(bounds, at_once):
             ready.append(run.start(first, last))
         while ready or in_flight:
             if not ready:
