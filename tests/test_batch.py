@@ -831,13 +831,10 @@ class ModelFailure(Exception):
     pass
 
 
-@pytest.mark.parametrize("where", ["func first", "func later", "Dfun"])
-def test_exceptions_from_the_model_propagate_unchanged(small, where):
-    model, X0 = small
-    error = ModelFailure("from the model")
+def failing_at(fail_at, error):
+    """(calls, counted): ``counted(name, f)`` is `f` counting its calls in
+    ``calls[name]``, raising `error` at call ``fail_at = (name, number)``."""
     calls = {"func": 0, "Dfun": 0}
-    fail_at = {"func first": ("func", 1), "func later": ("func", 4),
-               "Dfun": ("Dfun", 2)}[where]
 
     def counted(name, f):
         def g(p, k):
@@ -846,6 +843,16 @@ def test_exceptions_from_the_model_propagate_unchanged(small, where):
                 raise error
             return f(p, k)
         return g
+    return calls, counted
+
+
+@pytest.mark.parametrize("where", ["func first", "func later", "Dfun"])
+def test_exceptions_from_the_model_propagate_unchanged(small, where):
+    model, X0 = small
+    error = ModelFailure("from the model")
+    fail_at = {"func first": ("func", 1), "func later": ("func", 4),
+               "Dfun": ("Dfun", 2)}[where]
+    calls, counted = failing_at(fail_at, error)
     dfun = counted("Dfun", model.jac_rows) if where == "Dfun" else None
     with pytest.raises(ModelFailure) as info:
         leastsq_batch(counted("func", model.rows), X0, Dfun=dfun)
@@ -968,27 +975,46 @@ def test_rows_of_a_problem_come_together_with_its_index():
     assert log[1][1].tolist() == [0, 0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 3]
 
 
+def calling_threads(f, log):
+    """`f`, recording each call's rows, problems and calling thread."""
+    def g(p, k):
+        log.append((p.shape[0], k.copy(), threading.get_ident()))
+        return f(p, k)
+    return g
+
+
 @pytest.mark.parametrize("jacobian", ["fd", "rows", "col_deriv"])
-@pytest.mark.parametrize("group", [1, 5, 12, 100])
-def test_groups_of_a_vectorised_batch_give_the_one_group_result(jacobian, group):
+@pytest.mark.parametrize("group, threads", [(1, 1), (5, 1), (12, 1), (100, 1),
+                                            (1, 2), (5, 2)])
+def test_groups_of_a_vectorised_batch_give_the_one_group_result(jacobian, group, threads):
     model, X0 = mixed_batch()                   # 12 problems of every kind
     dfun, col_deriv = model.batch_dfun(jacobian)
     maxfev = small_maxfev(jacobian)
     whole = leastsq_batch(model.rows, X0, Dfun=dfun, col_deriv=col_deriv, maxfev=maxfev,
                           cov=True)
     fcalls, jcalls = [], []
-    res = leastsq_batch(counting(model.rows, fcalls), X0,
-                        Dfun=None if dfun is None else counting(dfun, jcalls),
-                        col_deriv=col_deriv, maxfev=maxfev, cov=True, chunk_size=group)
+    res = leastsq_batch(calling_threads(model.rows, fcalls), X0,
+                        Dfun=None if dfun is None else calling_threads(dfun, jcalls),
+                        col_deriv=col_deriv, maxfev=maxfev, cov=True, chunk_size=group,
+                        threads=threads)
     assert_same_results(res, whole)
     assert (res.ier == 5).any() and (res.ier == IER_NONFINITE_F0).any()
-    # Each call holds the rows of one group only, by their indices in the batch,
-    # and the groups come one after the other.
-    groups = [np.unique(k // group) for _, k in fcalls + jcalls]
+    # Each call holds the rows of one group only, by their indices in the
+    # batch, and comes from this thread. On one thread the groups come one
+    # after the other; on two, several are in flight and their calls alternate.
+    assert {ident for _, _, ident in fcalls + jcalls} == {threading.get_ident()}
+    groups = [np.unique(k // group) for _, k, _ in fcalls + jcalls]
     assert all(g.size == 1 for g in groups)
-    order = [int(g[0]) for _, k in fcalls for g in [np.unique(k // group)]]
-    assert order == sorted(order) and set(order) == set(range(-(-12 // group)))
+    order = [int(g[0]) for _, k, _ in fcalls for g in [np.unique(k // group)]]
+    assert (order == sorted(order)) == (threads == 1)
+    assert set(order) == set(range(-(-12 // group)))
     assert fcalls[0][1].tolist() == list(range(min(group, 12)))
+    if threads > 1:
+        # Each problem is leastsq's alone, whatever the order of the rounds.
+        for k in range(12):
+            func, Dfun, cd = model.alone(k, jacobian)
+            ref = leastsq_alone(func, X0[k], Dfun, col_deriv=cd, maxfev=maxfev)
+            assert_problem_matches(res, k, ref, X0[k])
 
 
 def test_stopping_a_grouped_batch_leaves_the_later_groups_unstarted(solvers):
@@ -1125,43 +1151,8 @@ def test_threaded_batches_run_in_a_forked_child():
     assert_array_equal(x, ref.x)
 
 
-# -- 9. a vectorised model on two threads: two groups in flight ---------------
-
-def calling_threads(f, log):
-    """`f`, recording each call's rows, problems and calling thread."""
-    def g(p, k):
-        log.append((p.shape[0], k.copy(), threading.get_ident()))
-        return f(p, k)
-    return g
-
-
-@pytest.mark.parametrize("jacobian", ["fd", "rows", "col_deriv"])
-@pytest.mark.parametrize("group", [1, 5])
-def test_two_threads_give_the_one_thread_result(jacobian, group):
-    model, X0 = mixed_batch()                   # 12 problems of every kind
-    dfun, col_deriv = model.batch_dfun(jacobian)
-    maxfev = small_maxfev(jacobian)
-    whole = leastsq_batch(model.rows, X0, Dfun=dfun, col_deriv=col_deriv, maxfev=maxfev,
-                          cov=True)
-    fcalls, jcalls = [], []
-    res = leastsq_batch(calling_threads(model.rows, fcalls), X0,
-                        Dfun=None if dfun is None else calling_threads(dfun, jcalls),
-                        col_deriv=col_deriv, maxfev=maxfev, cov=True, chunk_size=group,
-                        threads=2)
-    assert_same_results(res, whole)
-    for k in range(12):
-        func, Dfun, cd = model.alone(k, jacobian)
-        assert_problem_matches(res, k, leastsq_alone(func, X0[k], Dfun, col_deriv=cd,
-                                                     maxfev=maxfev), X0[k])
-    # The model is called from this thread only, each call with one group's
-    # rows; two groups are in flight, so their calls alternate.
-    calls = fcalls + jcalls
-    assert {ident for _, _, ident in calls} == {threading.get_ident()}
-    groups = [np.unique(k // group) for _, k, _ in calls]
-    assert all(g.size == 1 for g in groups)
-    order = [int(np.unique(k // group)[0]) for _, k, _ in fcalls]
-    assert order != sorted(order) and set(order) == set(range(-(-12 // group)))
-
+# -- 9. a vectorised model on two threads: groups in flight -------------------
+# (the results and the calls of the model: test_groups_of_a_vectorised_batch_...)
 
 def test_a_round_no_thread_takes_runs_on_the_calling_thread(monkeypatch):
     # With the batch threads all busy (here: never started), the calling
@@ -1231,29 +1222,21 @@ def test_progress_on_two_threads_reports_every_fit(solvers, engine):
     assert reports == sorted(reports) and reports[-1] == 40 and len(reports) > 6
 
 
-@pytest.mark.parametrize("where", ["func first", "func later", "Dfun"])
+@pytest.mark.parametrize("where", ["a group's start", "rounds in flight", "Dfun"])
 def test_an_error_of_the_model_on_two_threads_propagates(where):
     model, X0 = mixed_batch()
     whole = leastsq_batch(model.rows, X0, Dfun=model.jac_rows)
     error = ModelFailure("from the model")
-    calls = {"func": 0, "Dfun": 0}
-    # "func first": the second group's first call, made while the first
-    # group's round is in flight.
-    fail_at = {"func first": ("func", 2), "func later": ("func", 9),
+    # Four groups of three: calls 1 to 3 start the first three groups, the
+    # rounds of the groups already called for are in flight from call 5 on.
+    fail_at = {"a group's start": ("func", 2), "rounds in flight": ("func", 9),
                "Dfun": ("Dfun", 3)}[where]
-
-    def counted(name, f):
-        def g(p, k):
-            calls[name] += 1
-            if (name, calls[name]) == fail_at:
-                raise error
-            return f(p, k)
-        return g
+    calls, counted = failing_at(fail_at, error)
     with pytest.raises(ModelFailure) as info:
         leastsq_batch(counted("func", model.rows), X0, Dfun=counted("Dfun", model.jac_rows),
                       chunk_size=3, threads=2)
-    assert info.value is error
-    # The round in flight was finished and the second thread let go: the
+    assert info.value is error and calls[fail_at[0]] == fail_at[1]
+    # The rounds in flight were finished and the second thread let go: the
     # next batch runs on two threads as before.
     res = leastsq_batch(model.rows, X0, Dfun=model.jac_rows, chunk_size=3, threads=2)
     assert_same_results(res, whole)
