@@ -1184,7 +1184,16 @@ def test_a_handoff_round_posted_and_collected_on_one_thread():
     assert owner == "first group"
     assert xf2.shape == (2, 3) and kf2.tolist() == [0, 1] and xj2.shape == (0, 3)
     assert handoff.posted == 0
+    # close drops a round no thread has taken: it is not run.
+    nfev = engine.results(False)[1].copy()
+    handoff.post("again", engine, model.rows(xf2, kf2), None, False)
     handoff.close()
+    assert handoff.posted == 0
+    assert_array_equal(engine.results(False)[1], nfev)
+    engine.advance(model.rows(xf2, kf2))       # the dropped round, run here
+    assert (engine.results(False)[1] > nfev).all()
+    with pytest.raises(RuntimeError, match="no round was posted"):
+        handoff.collect_next()
     handoff.serve()                             # returns at once once closed
 
 

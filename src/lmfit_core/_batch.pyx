@@ -319,7 +319,7 @@ cdef class Handoff:
     with other batches). Whoever swaps a slot from posted to taken runs its
     round. The model is only ever called by the caller's thread.
     """
-    cdef intp_t state[HANDOFF_SLOTS]     # SLOT_*, through _atomic.h only
+    cdef intp_t state[HANDOFF_SLOTS]     # SLOT_*, through _atomic.h while served
     cdef intp_t order[HANDOFF_SLOTS]     # when each round was posted
     cdef round_t* job[HANDOFF_SLOTS]
     cdef list owners                     # (owner, engine) of each slot's round
@@ -398,10 +398,24 @@ cdef class Handoff:
         return owner, engine.collect()
 
     def close(self):
-        """Let the posted rounds finish, and the serving thread return."""
-        while self.posted:
-            self.collect_next()
-        lmfit_store_release(&self.closed, 1)
+        """Drop the rounds no thread has taken, wait for those being run, and
+        let the serving thread return: from then on no thread touches the
+        posted engines. Not interruptible (it holds no Python code)."""
+        cdef unsigned long waited
+        cdef int i
+        with nogil:
+            for i in range(HANDOFF_SLOTS):
+                # A round still posted is dropped here, or taken by the other
+                # thread first, and then waited for.
+                lmfit_swap_if(&self.state[i], SLOT_POSTED, SLOT_EMPTY)
+                waited = 0
+                while lmfit_load_acquire(&self.state[i]) == SLOT_TAKEN:
+                    lmfit_wait_step(&waited)
+            lmfit_store_release(&self.closed, 1)
+        for i in range(HANDOFF_SLOTS):
+            self.owners[i] = None
+            self.job[i] = NULL
+            self.state[i] = SLOT_EMPTY
 
     cdef int _oldest(self, intp_t state) noexcept nogil:
         # The slot in `state` posted first, or -1.

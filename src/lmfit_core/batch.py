@@ -478,10 +478,7 @@ def _run_lockstep(func, Dfun, x, args, col_deriv, scale, mode, ftol, xtol, gtol,
     # of the wrong shape is reported as for any other batch.
     bounds = iter([(first, min(K, first + group)) for first in range(0, K, group)]
                   if K else [(0, 0)])
-    handoff = None
-    if threads > 1 and K > group:
-        handoff = Handoff()
-        _start_on_threads(handoff.serve, 1)
+    handoff = Handoff() if threads > 1 and K > group else None
     ready = deque()             # groups whose requests wait for the model
     in_flight = set()           # groups whose rounds are posted to the handoff
     finished = 0                # fits of the groups that are over
@@ -493,6 +490,8 @@ def _run_lockstep(func, Dfun, x, args, col_deriv, scale, mode, ftol, xtol, gtol,
         in_flight.discard(grp)
         ready.append(grp)
     try:
+        if handoff is not None:
+            _start_on_threads(handoff.serve, 1)
         at_once = 1 if handoff is None else _GROUPS_IN_FLIGHT
         for first, last in itertools.islice(bounds, at_once):
             ready.append(run.start(first, last))
