@@ -1154,6 +1154,17 @@ def test_threaded_batches_run_in_a_forked_child():
 # -- 9. a vectorised model on two threads: groups in flight -------------------
 # (the results and the calls of the model: test_groups_of_a_vectorised_batch_...)
 
+def test_two_threads_without_chunk_size_fit_three_groups():
+    model, X0 = mixed_batch()                   # 12 problems: groups of 4
+    whole = leastsq_batch(model.rows, X0, cov=True)
+    log = []
+    res = leastsq_batch(counting(model.rows, log), X0, cov=True, threads=2)
+    assert_same_results(res, whole)
+    assert [k.tolist() for _, k in log[:3]] == [[0, 1, 2, 3], [4, 5, 6, 7],
+                                                [8, 9, 10, 11]]
+    assert all(np.unique(k // 4).size == 1 for _, k in log)
+
+
 def test_a_round_no_thread_takes_runs_on_the_calling_thread(monkeypatch):
     # With the batch threads all busy (here: never started), the calling
     # thread runs each posted round itself when it wants its requests.

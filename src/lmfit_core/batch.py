@@ -261,12 +261,13 @@ def leastsq_batch(func, x0, args=(), Dfun=None, *, col_deriv=False, ftol=1.49012
         With a vectorised model: fit the problems in groups of `chunk_size`,
         one group after the other, each group's fits in lockstep, so that
         `func` and `Dfun` get the rows of at most `chunk_size` problems per
-        call (default: all K problems in one group). Groups of a few hundred
-        problems keep the model's arrays in the CPU's caches and bound the
-        memory a batch needs; a model that gains from large calls (one that
-        runs on a GPU, say) is best left with one group. With `threads` >= 2
-        three groups are fitted at a time (see `threads`). The results do not
-        depend on it.
+        call (default: all K problems in one group; with `threads` >= 2,
+        three groups of about K / 3, the fewest that keep both threads
+        busy). Groups of a few hundred problems keep the model's arrays in
+        the CPU's caches and bound the memory a batch needs; a model that
+        gains from large calls (one that runs on a GPU, say) is best left
+        with one group. With `threads` >= 2 three groups are fitted at a time
+        (see `threads`). The results do not depend on it.
 
     Returns
     -------
@@ -470,8 +471,13 @@ def _run_lockstep(func, Dfun, x, args, col_deriv, scale, mode, ftol, xtol, gtol,
     # evaluates one group's points on this thread, the others' engines run on
     # a second thread (Handoff).
     K, n = x.shape
-    group = K if chunk_size is None else _at_least_one(chunk_size, "chunk_size")
     threads = 1 if threads is None else _at_least_one(threads, "threads")
+    if chunk_size is not None:
+        group = _at_least_one(chunk_size, "chunk_size")
+    elif threads > 1:
+        group = max(1, -(-K // _GROUPS_IN_FLIGHT))     # as many groups as in flight
+    else:
+        group = K
     run = _LockstepRun(func, Dfun, x, args, col_deriv, scale, mode, ftol, xtol, gtol,
                        maxfev, epsfcn, factor, cov)
     # An empty batch still makes its one call, with no rows, so that a model
