@@ -66,10 +66,11 @@ static int lmfit_swap_if(ptrdiff_t *p, ptrdiff_t expected, ptrdiff_t desired)
 #endif
 
 /* One step of waiting for another thread's flag; *waited counts the steps.
- * The first steps spin (a lockstep round or a model call takes tens of
- * microseconds to milliseconds, far less than a sleep's wake-up on a
- * virtual machine), later ones give the core away: yield, then sleep 50 us,
- * so that a thread waiting on a slow model costs next to nothing. */
+ * The first steps spin, about 0.2 ms (a lockstep round or a model call of a
+ * few hundred problems takes tens to hundreds of microseconds, and a sleep's
+ * wake-up on a virtual machine about as long), then yield for about 0.1 ms;
+ * later ones sleep 50 us, so that a thread waiting on a slow model costs
+ * next to nothing. */
 #if defined(_WIN32)
 #include <windows.h>
 #else
@@ -80,7 +81,7 @@ static int lmfit_swap_if(ptrdiff_t *p, ptrdiff_t expected, ptrdiff_t desired)
 static void lmfit_wait_step(unsigned long *waited)
 {
     unsigned long w = (*waited)++;
-    if (w < 20000) {
+    if (w < 8000) {
 #if defined(_MSC_VER) && (defined(_M_X64) || defined(_M_IX86))
         _mm_pause();
 #elif defined(__x86_64__) || defined(__i386__)
@@ -88,7 +89,7 @@ static void lmfit_wait_step(unsigned long *waited)
 #elif defined(__aarch64__)
         __asm__ __volatile__("yield");
 #endif
-    } else if (w < 21000) {
+    } else if (w < 8200) {
 #if defined(_WIN32)
         SwitchToThread();
 #else
