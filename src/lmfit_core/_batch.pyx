@@ -319,7 +319,8 @@ cdef class Handoff:
     with other batches). Whoever swaps a slot from posted to taken runs its
     round. The model is only ever called by the caller's thread.
     """
-    cdef intp_t state[HANDOFF_SLOTS]     # SLOT_*, through _atomic.h while served
+    # state and order are read by the serving thread: through _atomic.h only.
+    cdef intp_t state[HANDOFF_SLOTS]     # SLOT_*
     cdef intp_t order[HANDOFF_SLOTS]     # when each round was posted
     cdef round_t* job[HANDOFF_SLOTS]
     cdef list owners                     # (owner, engine) of each slot's round
@@ -368,7 +369,7 @@ cdef class Handoff:
         engine.post(f, jac, col_deriv)
         self.owners[i] = (owner, engine)
         self.job[i] = &engine.rnd
-        self.order[i] = self.posts
+        lmfit_store(&self.order[i], self.posts)
         self.posts += 1
         lmfit_store_release(&self.state[i], SLOT_POSTED)
 
@@ -414,15 +415,13 @@ cdef class Handoff:
             lmfit_store_release(&self.closed, 1)
         for i in range(HANDOFF_SLOTS):
             self.owners[i] = None
-            self.job[i] = NULL
-            self.state[i] = SLOT_EMPTY
 
     cdef int _oldest(self, intp_t state) noexcept nogil:
         # The slot in `state` posted first, or -1.
         cdef int i, best = -1
         for i in range(HANDOFF_SLOTS):
             if lmfit_load_acquire(&self.state[i]) == state and (
-                    best < 0 or self.order[i] < self.order[best]):
+                    best < 0 or lmfit_load(&self.order[i]) < lmfit_load(&self.order[best])):
                 best = i
         return best
 
