@@ -67,7 +67,8 @@ _NOT_PER_BLOCK = {
            "with leastsq_batch(..., cov=True)",
     "progress": "each block would report on its own; use Dask's progress bars "
                 "(dask.diagnostics.ProgressBar, distributed.progress) instead",
-    "threads": "it applies to compiled models only; Dask decides the parallelism",
+    "threads": "Dask decides the parallelism: its workers fit several blocks at "
+               "once",
 }
 
 
