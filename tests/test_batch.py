@@ -1298,3 +1298,28 @@ def test_batches_of_several_python_threads_at_once():
         assert_same_results(res, whole)
     for res in results[3]:
         assert_same_results(res, compiled)
+
+
+@pytest.mark.parametrize("jacobian", ["fd", "rows", "col_deriv"])
+def test_a_model_that_reuses_its_output_arrays_on_two_threads(jacobian):
+    # A model may fill and return the same arrays at every call (or views of
+    # arrays it keeps). On two threads a group's round may still be reading
+    # the previous answers while the model is called for another group:
+    # those answers must not be the model's arrays.
+    model, X0 = mixed_batch()
+    dfun, col_deriv = model.batch_dfun(jacobian)
+    whole = leastsq_batch(model.rows, X0, Dfun=dfun, col_deriv=col_deriv, cov=True)
+    kept = {}
+
+    def reusing(name, f):
+        def g(p, k):
+            out = f(p, k)
+            buf = kept.setdefault(name, np.empty((64,) + out.shape[1:]))
+            view = buf[:out.shape[0]]
+            view[...] = out
+            return view if name == "func" else buf[:out.shape[0]]
+        return g
+    res = leastsq_batch(reusing("func", model.rows), X0,
+                        Dfun=None if dfun is None else reusing("Dfun", dfun),
+                        col_deriv=col_deriv, cov=True, chunk_size=2, threads=2)
+    assert_same_results(res, whole)

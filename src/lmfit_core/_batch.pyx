@@ -131,6 +131,41 @@ cdef void run_round(round_t* r) noexcept nogil:
     r.rf, r.rj = rf, rj
 
 
+cdef extern from *:
+    """
+    /* Whether the array a model returned is referenced by the caller alone
+       (one reference) and owns its data: then the model kept neither it
+       nor a view of it, and a call of the model for other rows cannot
+       change it. Never under free threading, whose reference counts are
+       not exact. */
+    static int lmfit_array_is_private(PyObject *obj)
+    {
+    #ifdef Py_GIL_DISABLED
+        return 0;
+    #else
+        return Py_REFCNT(obj) == 1 && Py_TYPE(obj) == &PyArray_Type
+            && PyArray_BASE((PyArrayObject *)obj) == NULL
+            && (PyArray_FLAGS((PyArrayObject *)obj) & NPY_ARRAY_OWNDATA)
+            && ((PyArrayObject_fields *)obj)->weakreflist == NULL;
+    #endif
+    }
+    """
+    bint lmfit_array_is_private(object obj)
+
+
+def call_model(object model, object rows, object problems, tuple args):
+    """``model(rows, problems, *args)``, and whether the result is private.
+
+    Private: a NumPy array that nothing but this call's result references
+    and that owns its data, so that the model cannot write to it at a later
+    call (it kept neither the array nor a view of it). A round run on another
+    thread (`Handoff`) may read a private array while the model is called
+    for other rows; any other result must be copied first.
+    """
+    result = model(rows, problems, *args)
+    return result, lmfit_array_is_private(result)
+
+
 cdef class Lockstep:
     """K fits of one vectorised Python model, advanced together.
 

@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor, wait
 import numpy as np
 
 from lmfit_core._batch import (IER_NONFINITE_F0, IER_NONFINITE_JAC, IER_NOT_FINISHED,
-                               CompiledBatch, Handoff, Lockstep)
+                               CompiledBatch, Handoff, Lockstep, call_model)
 from lmfit_core._leastsq import (_EPS, LEASTSQ_SUCCESS, ImproperInputError,
                                  _check_callbacks, _check_options,
                                  _compiled_residual_count, _message)
@@ -336,8 +336,19 @@ def _as_rows(res, what):
     return np.ascontiguousarray(res, dtype=np.float64)
 
 
+def _private(raw, raw_private, rows):
+    """Whether `rows` (`raw`, or made of it by _as_rows and a reshape) may be
+    read by another thread while the model is called again (else: copy)."""
+    if rows is raw or rows.base is raw:
+        return raw_private
+    return rows.base is None and rows.flags.owndata     # a conversion's own array
+
+
 def _residual_rows(func, xr, kr, args, m):
-    return _checked_residuals(_as_rows(func(xr, kr, *args), "func"), xr.shape[0], m)
+    """func at the rows xr of problems kr, checked; and whether it is private."""
+    raw, private = call_model(func, xr, kr, args)
+    f = _checked_residuals(_as_rows(raw, "func"), xr.shape[0], m)
+    return f, _private(raw, private, f)
 
 
 def _checked_residuals(f, rows, m):
@@ -353,7 +364,9 @@ def _checked_residuals(f, rows, m):
 
 
 def _jacobian_rows(Dfun, xr, kr, args, m, n, col_deriv):
-    J = _as_rows(Dfun(xr, kr, *args), "Dfun")
+    """Dfun at the rows xr of problems kr, checked; and whether it is private."""
+    raw, private = call_model(Dfun, xr, kr, args)
+    J = _as_rows(raw, "Dfun")
     want = (xr.shape[0], n, m) if col_deriv else (xr.shape[0], m, n)
     if n == 1 and J.shape == (xr.shape[0], m):
         # One parameter: a row of M derivatives per problem, in either layout
@@ -362,7 +375,7 @@ def _jacobian_rows(Dfun, xr, kr, args, m, n, col_deriv):
     if J.shape != want:
         raise ValueError(f"leastsq_batch: Dfun returned an array of shape {J.shape}; "
                          f"it must return shape {want} (col_deriv={col_deriv})")
-    return J
+    return J, _private(raw, private, J)
 
 
 def _at_least_one(value, name):
@@ -435,17 +448,29 @@ class _LockstepRun:
                           maxfev, self.epsfcn, self.factor, self.Dfun is not None)
         return _Group(first, last, engine)
 
-    def evaluate(self, group):
-        """The model's answers to `group`'s requests: (f, J)."""
+    def evaluate(self, group, private=False):
+        """The model's answers to `group`'s requests: (f, J).
+
+        With `private`, arrays the model may write to again (it returned
+        arrays it keeps, or views of them) are copied, so that the group's
+        round can read them on another thread while the model is called for
+        another group.
+        """
         xf, kf, xj, kj = group.requests
         group.requests = None
         if group.first:
             kf += group.first           # the problems' indices in the whole batch
             kj += group.first
         m, n = self.m, self.x.shape[1]
-        f = _residual_rows(self.func, xf, kf, self.args, m) if xf.shape[0] else xf[:, :0]
-        J = (_jacobian_rows(self.Dfun, xj, kj, self.args, m, n, self.col_deriv)
-             if xj.shape[0] else self.empty_jac)
+        f, J = xf[:, :0], self.empty_jac            # no rows: nothing to read
+        if xf.shape[0]:
+            f, own = _residual_rows(self.func, xf, kf, self.args, m)
+            if private and not own:
+                f = f.copy()
+        if xj.shape[0]:
+            J, own = _jacobian_rows(self.Dfun, xj, kj, self.args, m, n, self.col_deriv)
+            if private and not own:
+                J = J.copy()
         return f, J
 
     def finish(self, group):
@@ -522,7 +547,7 @@ def _run_lockstep(func, Dfun, x, args, col_deriv, scale, mode, ftol, xtol, gtol,
                 if following is not None:
                     ready.append(run.start(*following))
                 continue
-            f, J = run.evaluate(grp)
+            f, J = run.evaluate(grp, private=handoff is not None)
             if handoff is None:
                 grp.take(grp.engine.advance(f, J, col_deriv))
                 ready.append(grp)
