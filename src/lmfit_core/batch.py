@@ -250,8 +250,9 @@ def leastsq_batch(func, x0, args=(), Dfun=None, *, col_deriv=False, ftol=1.49012
         overlaps the model's instead of adding to it (the 2,000 decays of the
         benchmarks: about 1.5x faster on two cores, in groups of 125). The
         model is still called from the calling thread only, one call at a
-        time, but the calls of the groups in flight alternate. The results do
-        not depend on it.
+        time, but the calls of the groups in flight alternate; answers it may
+        write to again (a buffer it returns at every call) are copied. The
+        results do not depend on it.
     chunk_size : int, optional
         With a compiled model: the problems a thread takes at a time from the
         shared queue of fits (default: at most 32, small enough for balanced
