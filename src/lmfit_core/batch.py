@@ -491,11 +491,12 @@ _GROUPS_IN_FLIGHT = 3
 
 def _run_lockstep(func, Dfun, x, args, col_deriv, scale, mode, ftol, xtol, gtol, maxfev,
                   epsfcn, factor, cov, update, chunk_size, threads, options):
-    # The problems are fitted in groups of chunk_size (default all of them),
-    # each group's fits in lockstep. On one thread the groups come one after
-    # the other. On two, _GROUPS_IN_FLIGHT groups are: while the model
-    # evaluates one group's points on this thread, the others' engines run on
-    # a second thread (Handoff).
+    # The problems are fitted in groups of chunk_size (by default all of them
+    # on one thread, a third of them on two), each group's fits in lockstep.
+    # On one thread the groups come one after the other. On two,
+    # _GROUPS_IN_FLIGHT groups are: while the model evaluates one group's
+    # points on this thread, the others' engines run on a second thread
+    # (Handoff).
     K, n = x.shape
     threads = 1 if threads is None else _at_least_one(threads, "threads")
     if chunk_size is not None:
