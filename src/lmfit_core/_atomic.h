@@ -72,6 +72,12 @@ static int lmfit_swap_if(ptrdiff_t *p, ptrdiff_t expected, ptrdiff_t desired)
  * later ones sleep 50 us, so that a thread waiting on a slow model costs
  * next to nothing. */
 #if defined(_WIN32)
+#ifndef WIN32_LEAN_AND_MEAN
+#define WIN32_LEAN_AND_MEAN
+#endif
+#ifndef NOMINMAX
+#define NOMINMAX
+#endif
 #include <windows.h>
 #else
 #include <sched.h>
@@ -82,12 +88,12 @@ static void lmfit_wait_step(unsigned long *waited)
 {
     unsigned long w = (*waited)++;
     if (w < 8000) {
-#if defined(_MSC_VER) && (defined(_M_X64) || defined(_M_IX86))
-        _mm_pause();
-#elif defined(__x86_64__) || defined(__i386__)
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
         __builtin_ia32_pause();
-#elif defined(__aarch64__)
+#elif defined(__GNUC__) && defined(__aarch64__)
         __asm__ __volatile__("yield");
+#elif defined(_WIN32)
+        YieldProcessor();     /* <windows.h>: the CPU's spin-wait hint */
 #endif
     } else if (w < 8200) {
 #if defined(_WIN32)
