@@ -131,26 +131,8 @@ cdef void run_round(round_t* r) noexcept nogil:
     r.rf, r.rj = rf, rj
 
 
-cdef extern from *:
-    """
-    /* Whether the array a model returned is referenced by the caller alone
-       (one reference) and owns its data: then the model kept neither it
-       nor a view of it, and a call of the model for other rows cannot
-       change it. Never under free threading, whose reference counts are
-       not exact. */
-    static int lmfit_array_is_private(PyObject *obj)
-    {
-    #ifdef Py_GIL_DISABLED
-        return 0;
-    #else
-        return Py_REFCNT(obj) == 1 && Py_TYPE(obj) == &PyArray_Type
-            && PyArray_BASE((PyArrayObject *)obj) == NULL
-            && (PyArray_FLAGS((PyArrayObject *)obj) & NPY_ARRAY_OWNDATA)
-            && ((PyArrayObject_fields *)obj)->weakreflist == NULL;
-    #endif
-    }
-    """
-    bint lmfit_array_is_private(object obj)
+cdef extern from "_unshared.h":
+    bint lmfit_array_is_unshared(object obj)
 
 
 def call_model(object model, object rows, object problems, tuple args):
@@ -163,7 +145,7 @@ def call_model(object model, object rows, object problems, tuple args):
     for other rows; any other result must be copied first.
     """
     result = model(rows, problems, *args)
-    return result, lmfit_array_is_private(result)
+    return result, lmfit_array_is_unshared(result)
 
 
 cdef class Lockstep:

@@ -166,30 +166,26 @@ cdef inline object call(object f, cnp.ndarray xa, tuple args):
     return f(xa, *args)
 
 
+cdef extern from "_unshared.h":
+    bint lmfit_array_is_unshared(object obj)
+
+
 cdef extern from *:
     """
-    /* Whether the point array handed to the previous call is referenced only
-       by the driver and is still the plain 1-D float64 array of n entries it
+    /* Whether the point array handed to the previous call is unshared (see
+       _unshared.h) and is still the plain 1-D float64 array of n entries it
        was created as: then nobody can see it again, and the next call may get
        it refilled instead of a new array. A callback that keeps it (or a
        view, a memoryview, a weak reference of it) or reshapes it makes the
-       driver allocate a fresh one. Never under free threading, whose
-       reference counts are not exact. */
+       driver allocate a fresh one. */
     static int lmfit_point_is_free(PyObject *obj, npy_intp n)
     {
-    #ifdef Py_GIL_DISABLED
-        return 0;
-    #else
         PyArrayObject *a = (PyArrayObject *)obj;
         const int flags = NPY_ARRAY_C_CONTIGUOUS | NPY_ARRAY_ALIGNED
-                          | NPY_ARRAY_WRITEABLE | NPY_ARRAY_OWNDATA;
-        return Py_REFCNT(obj) == 1
-            && ((PyArrayObject_fields *)a)->weakreflist == NULL
+                          | NPY_ARRAY_WRITEABLE;
+        return lmfit_array_is_unshared(obj)
             && PyArray_NDIM(a) == 1 && PyArray_DIMS(a)[0] == n
-            && PyArray_TYPE(a) == NPY_DOUBLE && PyArray_BASE(a) == NULL
-            && (PyArray_FLAGS(a) & flags) == flags
-            && Py_TYPE(obj) == &PyArray_Type;
-    #endif
+            && PyArray_TYPE(a) == NPY_DOUBLE && (PyArray_FLAGS(a) & flags) == flags;
     }
     """
     bint lmfit_point_is_free(object obj, cnp.npy_intp n)
