@@ -44,7 +44,7 @@ else:
     # no fast-math, no -march=native. -O3 vectorises the element-wise loops
     # (Householder updates), which leaves every rounding unchanged.
     COMPILE_ARGS = ["-O3", "-ffp-contract=off", "-fno-fast-math"]
-    LINK_ARGS = []
+    LINK_ARGS = ["-lm"]
     if SANITIZE:
         COMPILE_ARGS += [f"-fsanitize={SANITIZE}", "-fno-omit-frame-pointer", "-O1"]
         LINK_ARGS += [f"-fsanitize={SANITIZE}"]

@@ -231,3 +231,134 @@ def test_fits_looped_in_c_equal_one_fit_each_from_threads(analytic):
     assert _examples.fit_gauss_many(data, X0, 0, analytic) == 0
     with pytest.raises(ValueError, match="4 entries"):
         _examples.fit_gauss_many(data, X0[:3], 1, analytic)
+
+
+# leastsq's front end for compiled callbacks (cython_lm.leastsq_compiled) checks
+# the usual arguments in C and hands anything else to the Python path's checks:
+# every form of an argument must give what the Python path gives.
+
+def _python_gauss(data):
+    return (lambda p: _examples.gauss_model(p, data.t) - data.y,
+            lambda p: _examples.gauss_model_jacobian(p, data.t))
+
+
+ARGUMENT_FORMS = {
+    "x0 list": dict(x0=[1.5, 0.0, 1.5, 0.3]),
+    "x0 int array": dict(x0=np.array([2, 0, 1, 0])),
+    "x0 float32": dict(x0=X0.astype(np.float32)),
+    "x0 big-endian": dict(x0=X0.astype(">f8")),
+    "x0 2-D": dict(x0=X0.reshape(2, 2)),
+    "x0 strided": dict(x0=np.repeat(X0, 2)[::2]),
+    "tolerances numpy": dict(ftol=np.float64(1e-10), xtol=np.float32(1e-6), gtol=np.float64(0)),
+    "tolerances int": dict(ftol=0, xtol=1, gtol=0),
+    "factor float": dict(factor=0.5),
+    "factor numpy int": dict(factor=np.int64(10)),
+    "maxfev numpy int": dict(maxfev=np.int64(7)),
+    "maxfev negative": dict(maxfev=-3),
+    "epsfcn float": dict(epsfcn=1e-10),
+    "epsfcn numpy": dict(epsfcn=np.float32(1e-8)),
+    "diag list": dict(diag=[1.0, 2.0, 0.5, 1.0]),
+    "args bare int": dict(args="M"),
+    "args numpy int": dict(args=("np.M",)),
+}
+
+
+@pytest.mark.parametrize("analytic", [False, True])
+@pytest.mark.parametrize("form", list(ARGUMENT_FORMS))
+def test_compiled_argument_forms_equal_python_path(form, analytic):
+    data = _gauss_data(3)
+    f, j = _callables(data)
+    func, jac = _python_gauss(data)
+    kw = dict(ARGUMENT_FORMS[form])
+    x0 = kw.pop("x0", X0)
+    args = kw.pop("args", (data.m,))
+    args = {"M": data.m, ("np.M",): (np.int64(data.m),)}.get(args, args)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        ref = leastsq(func, x0, Dfun=jac if analytic else None, full_output=True, **kw)
+        got = leastsq(f, x0, args=args, Dfun=j if analytic else None, full_output=True,
+                      **kw)
+        x, ier = leastsq(f, x0, args=args, Dfun=j if analytic else None, **kw)
+    assert got[3] == ref[3] and got[4] == ref[4] == ier
+    assert got[2]["nfev"] == ref[2]["nfev"]
+    assert_array_equal(got[0], ref[0])
+    assert_array_equal(x, ref[0])
+    assert x.dtype == np.float64 and x.shape == (4,)
+    for key in ("fvec", "fjac", "ipvt", "qtf"):
+        assert_array_equal(got[2][key], ref[2][key])
+
+
+BAD_ARGUMENTS = {
+    "x0 empty": dict(x0=[]),
+    "x0 nan": dict(x0=[1.0, np.nan, 1.0, 0.0]),
+    "x0 complex": dict(x0=X0 + 1j),
+    "x0 text": dict(x0="abc"),
+    "ftol negative": dict(ftol=-1.0),
+    "xtol nan": dict(xtol=np.nan),
+    "gtol text": dict(gtol="small"),
+    "factor zero": dict(factor=0),
+    "factor nan": dict(factor=np.nan),
+    "maxfev float": dict(maxfev=1.5),
+    "epsfcn nan": dict(epsfcn=np.nan),
+    "diag short": dict(diag=[1.0, 1.0]),
+    "diag negative": dict(diag=[1.0, -1.0, 1.0, 1.0]),
+}
+
+
+@pytest.mark.parametrize("form", list(BAD_ARGUMENTS))
+def test_compiled_argument_errors_are_the_python_paths(form):
+    # The same exception, with the same message, as the Python path raises.
+    data = _gauss_data(4)
+    f, j = _callables(data)
+    func, jac = _python_gauss(data)
+    kw = dict(BAD_ARGUMENTS[form])
+    x0 = kw.pop("x0", X0)
+    with pytest.raises((TypeError, ValueError)) as ref:
+        leastsq(func, x0, Dfun=jac, **kw)
+    with pytest.raises((TypeError, ValueError)) as got:
+        leastsq(f, x0, args=(data.m,), Dfun=j, **kw)
+    assert type(got.value) is type(ref.value)
+    assert str(got.value) == str(ref.value)
+
+
+@pytest.mark.parametrize("args, match", [
+    ((100, 2), "takes no Python arguments"),
+    (("100",), "must give the number of residuals as an integer"),
+    ((3,), "N=4 must not exceed func output vector length M=3"),
+    ((np.int64(3),), "N=4 must not exceed func output vector length M=3"),
+])
+def test_compiled_args_must_give_m(args, match):
+    f, j = _callables(_gauss_data(4))
+    with pytest.raises(TypeError, match=match):
+        leastsq(f, X0, args=args, Dfun=j)
+
+
+def test_compiled_fit_warns_at_the_caller():
+    data = _gauss_data(5)
+    f, _ = _callables(data)
+    func, _ = _python_gauss(data)
+    with pytest.warns(RuntimeWarning) as got:
+        x, ier = leastsq(f, X0, args=(data.m,), maxfev=5)
+    with pytest.warns(RuntimeWarning) as ref:
+        leastsq(func, X0, maxfev=5)
+    assert ier == 5
+    assert str(got[0].message) == str(ref[0].message)
+    assert got[0].filename == __file__
+
+
+def test_compiled_tall_fit_with_dfun_equals_python_path():
+    # Tall problems with Dfun: fjac holds R and zeros on both paths.
+    rng = np.random.default_rng(6)
+    t = np.linspace(-5, 5, 9000)
+    data = _examples.CurveData(t, _examples.gauss_model([2.0, 0.3, 1.1, 0.5], t)
+                               + 0.05 * rng.normal(size=t.size))
+    f, j = _callables(data)
+    func, jac = _python_gauss(data)
+    ref = leastsq(func, X0, Dfun=jac, full_output=True)
+    got = leastsq(f, X0, args=(data.m,), Dfun=j, full_output=True)
+    assert got[4] == ref[4] and got[2]["nfev"] == ref[2]["nfev"]
+    assert_array_equal(got[0], ref[0])
+    assert_array_equal(got[1], ref[1])
+    for key in ("fvec", "fjac", "ipvt", "qtf"):
+        assert_array_equal(got[2][key], ref[2][key])
+    assert not got[2]["fjac"][:, 4:].any()

@@ -13,8 +13,7 @@ from lmfit_core._covar import covariance
 from lmfit_core._qrtall import tall
 from lmfit_core._pydriver import (ERR_F0_NONFINITE, ERR_JAC_NONFINITE, all_finite, drive,
                                   real_array)
-from lmfit_core.cython_lm import (INFO_NONFINITE_F0, INFO_NONFINITE_JAC, compiled_target,
-                                  fit_compiled, is_compiled)
+from lmfit_core.cython_lm import is_compiled, leastsq_compiled
 
 __all__ = ["leastsq", "ImproperInputError", "LEASTSQ_SUCCESS", "LEASTSQ_FAILURE"]
 
@@ -409,6 +408,10 @@ def leastsq(func, x0, args=(), Dfun=None, full_output=False,
     >>> leastsq(func, 0)
     (array([2.99999999]), 1)
     """
+    if is_compiled(func):
+        # The whole front end in Cython: see leastsq_compiled.
+        return leastsq_compiled(func, x0, args, Dfun, full_output, ftol, xtol, gtol,
+                                maxfev, epsfcn, factor, diag, 2)
     return _leastsq(func, x0, args, Dfun, full_output, col_deriv, ftol, xtol, gtol,
                     maxfev, epsfcn, factor, diag)
 
@@ -418,10 +421,13 @@ def _leastsq(func, x0, args, Dfun, full_output, col_deriv, ftol, xtol, gtol, max
     # The body of leastsq. scipy_qrfac (parity tests only) reproduces the column
     # norm recomputation of SciPy <= 1.17.1's qrfac; stacklevel points the
     # RuntimeWarning at the caller of leastsq.
-    compiled = _check_callbacks("leastsq", func, Dfun)
+    if is_compiled(func):
+        return leastsq_compiled(func, x0, args, Dfun, full_output, ftol, xtol, gtol,
+                                maxfev, epsfcn, factor, diag, stacklevel)
+    _check_callbacks("leastsq", func, Dfun)
     x = _real_vector(x0, "x0")
     n = x.size
-    if n == 0 and (compiled or not full_output):
+    if n == 0 and not full_output:
         raise ImproperInputError("leastsq: x0 must contain at least one parameter")
     if not all_finite(x):
         raise ImproperInputError("leastsq: x0 must be finite, got "
@@ -434,7 +440,7 @@ def _leastsq(func, x0, args, Dfun, full_output, col_deriv, ftol, xtol, gtol, max
         mode, scale = _check_diag(diag, n)
     except ImproperInputError as exc:
         # SciPy returns ier = 0 here with full_output, and raises without.
-        if getattr(exc, "minpack_info_0", False) and full_output and not compiled:
+        if getattr(exc, "minpack_info_0", False) and full_output:
             return _improper_input(func, x, args, Dfun is not None)
         raise
 
@@ -447,58 +453,25 @@ def _leastsq(func, x0, args, Dfun, full_output, col_deriv, ftol, xtol, gtol, max
 
     if n == 0:
         return _improper_input(func, x, args, Dfun is not None)
-    if compiled:
-        m = _compiled_residual_count(args, n)
-        func_addr, func_data = compiled_target(func, "func")
-        jac_addr, jac_data = (0, 0) if Dfun is None else compiled_target(Dfun, "Dfun")
-        if epsfcn is None:
-            epsfcn = _EPS
-        fvec = np.empty(m)
-        scalar_output = False
-        # The outputs only infodict shows are not allocated without full_output.
-        fjac, ipvt, qtf = ((np.empty((n, m)), np.empty(n, dtype=np.int32), np.empty(n))
-                           if full_output else (None, None, None))
-        info, nfev, njev, column = fit_compiled(
-            func_addr, func_data, jac_addr, jac_data, x, fvec, fjac, scale,
-            ipvt, qtf, ftol, xtol, gtol, run_maxfev, epsfcn, factor)
-        error = {INFO_NONFINITE_F0: ERR_F0_NONFINITE,
-                 INFO_NONFINITE_JAC: ERR_JAC_NONFINITE}.get(info, 0)
-        if info < 0:
-            raise RuntimeError(f"leastsq: the compiled callback stopped the fit "
-                               f"(it returned {info})")
-        if full_output and jac_addr and tall(m, n):
-            fjac[:, n:] = 0.0      # as on the Python path: R only (see Notes)
-    else:
-        # The first evaluation sizes the problem and is MINPACK's first evaluation.
-        fvec, m, dtype, scalar_output = _check_residuals(func(x.copy(), *args), n)
-        if epsfcn is None:
-            epsfcn = _EPS if dtype is _F8 else float(np.finfo(dtype).eps)
-        # For tall problems with Dfun the engine reads the Jacobian where Dfun
-        # returns it and writes only R into fjac; infodict's fjac is zero
-        # elsewhere (fresh zero pages: those never touched cost nothing).
-        fjac = (_untouched_zeros(n, m) if full_output and Dfun is not None and tall(m, n)
-                else np.empty((n, m)))
-        ipvt, qtf = np.empty(n, dtype=np.int32), np.empty(n)
-        if scale is None:
-            scale = np.empty(n)         # mode 1: drive leaves MINPACK's scaling here
-        info, nfev, njev, error, column = drive(
-            func, Dfun, args, bool(col_deriv), x, fvec, fjac, scale, mode, ipvt, qtf,
-            ftol, xtol, gtol, run_maxfev, epsfcn, factor, scipy_qrfac)
+    # The first evaluation sizes the problem and is MINPACK's first evaluation.
+    fvec, m, dtype, scalar_output = _check_residuals(func(x.copy(), *args), n)
+    if epsfcn is None:
+        epsfcn = _EPS if dtype is _F8 else float(np.finfo(dtype).eps)
+    # For tall problems with Dfun the engine reads the Jacobian where Dfun
+    # returns it and writes only R into fjac; infodict's fjac is zero
+    # elsewhere (fresh zero pages: those never touched cost nothing).
+    fjac = (_untouched_zeros(n, m) if full_output and Dfun is not None and tall(m, n)
+            else np.empty((n, m)))
+    ipvt, qtf = np.empty(n, dtype=np.int32), np.empty(n)
+    if scale is None:
+        scale = np.empty(n)         # mode 1: drive leaves MINPACK's scaling here
+    info, nfev, njev, error, column = drive(
+        func, Dfun, args, bool(col_deriv), x, fvec, fjac, scale, mode, ipvt, qtf,
+        ftol, xtol, gtol, run_maxfev, epsfcn, factor, scipy_qrfac)
 
-    if error == ERR_JAC_NONFINITE:
-        if Dfun is None:
-            raise ValueError(
-                f"leastsq: the finite-difference Jacobian is not finite in column "
-                f"{column}: func returned NaN or inf at x + h*e_{column}, "
-                f"x = {np.array2string(x, threshold=10)}")
-        raise ValueError(f"leastsq: Dfun returned NaN or inf in the derivatives "
-                         f"with respect to x[{column}], at x = "
-                         f"{np.array2string(x, threshold=10)}")
-    if error == ERR_F0_NONFINITE:
-        bad = np.flatnonzero(~np.isfinite(fvec))
-        raise ValueError(f"leastsq: func returned non-finite residuals at x0 (NaN "
-                         f"or inf at positions {bad[:10].tolist()}); the fit needs "
-                         "finite residuals at the starting point")
+    if error in (ERR_F0_NONFINITE, ERR_JAC_NONFINITE):
+        raise _nonfinite_error(error == ERR_F0_NONFINITE, column, Dfun is not None, x,
+                               fvec)
     if info == 0:  # pragma: no cover - every improper input is rejected above
         raise ImproperInputError(_message(0, ftol, xtol, gtol, maxfev))
     if not full_output:
@@ -506,8 +479,30 @@ def _leastsq(func, x0, args, Dfun, full_output, col_deriv, ftol, xtol, gtol, max
             warnings.warn(_message(info, ftol, xtol, gtol, maxfev), RuntimeWarning,
                           stacklevel=stacklevel)
         return x, info
+    return _full_output(x, fvec, scalar_output, fjac, ipvt, qtf, info, nfev,
+                        None if Dfun is None else njev, ftol, xtol, gtol, maxfev)
 
+
+def _nonfinite_error(at_x0, column, has_dfun, x, fvec):
+    """The ValueError for non-finite residuals at x0 or a non-finite Jacobian column."""
+    if at_x0:
+        bad = np.flatnonzero(~np.isfinite(fvec))
+        return ValueError(f"leastsq: func returned non-finite residuals at x0 (NaN "
+                          f"or inf at positions {bad[:10].tolist()}); the fit needs "
+                          "finite residuals at the starting point")
+    if not has_dfun:
+        return ValueError(
+            f"leastsq: the finite-difference Jacobian is not finite in column "
+            f"{column}: func returned NaN or inf at x + h*e_{column}, "
+            f"x = {np.array2string(x, threshold=10)}")
+    return ValueError(f"leastsq: Dfun returned NaN or inf in the derivatives "
+                      f"with respect to x[{column}], at x = "
+                      f"{np.array2string(x, threshold=10)}")
+
+
+def _full_output(x, fvec, scalar_output, fjac, ipvt, qtf, info, nfev, njev, ftol, xtol,
+                 gtol, maxfev):
+    """leastsq's full_output tuple: (x, cov_x, infodict, mesg, ier)."""
     cov_x = covariance(fjac, ipvt) if info in LEASTSQ_SUCCESS else None
-    infodict = _infodict(fvec, scalar_output, nfev, None if Dfun is None else njev,
-                         fjac, ipvt, qtf)
+    infodict = _infodict(fvec, scalar_output, nfev, njev, fjac, ipvt, qtf)
     return x, cov_x, infodict, _message(info, ftol, xtol, gtol, maxfev), info

@@ -5,7 +5,7 @@ requests by calling C function pointers, all without the GIL. ``leastsq``
 uses the same driver for compiled callbacks (``scipy.LowLevelCallable``,
 ctypes function pointers, numba ``cfunc``).
 """
-from libc.math cimport NAN
+from libc.math cimport NAN, isfinite
 from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy, strcmp
 
@@ -134,6 +134,7 @@ cdef int lmder(lm_func_t func, lm_jac_t jac, void* udata, Py_ssize_t m, Py_ssize
 # a PyCapsule (e.g. from a Cython module's __pyx_capi__), a ctypes function
 # pointer, or an object with a ``ctypes`` attribute holding one (numba cfunc).
 import ctypes
+import warnings
 
 from cpython.function cimport PyFunction_Check
 from cpython.method cimport PyMethod_Check
@@ -144,6 +145,8 @@ from cpython.pycapsule cimport (PyCapsule_CheckExact, PyCapsule_GetContext,
 import numpy as np
 
 cimport numpy as cnp
+
+from lmfit_core._qrtall import tall
 
 cnp.import_array()
 
@@ -237,18 +240,31 @@ def compiled_target(object obj, str role):
     or "batch func" or "batch Dfun" (BATCH_FUNC_SIGNATURE, BATCH_JAC_SIGNATURE);
     any 64-bit integer spelling of Py_ssize_t is accepted, const is optional.
     """
-    # Capsules (a LowLevelCallable holds one) are the common case and cost a
-    # few C calls here: next to a fit of some microseconds, the Python-level
-    # work of the general path would show.
-    cdef object capsule = None
-    cdef const char* name
     cdef size_t addr, udata
+    _target(obj, role, &addr, &udata)
+    return addr, udata
+
+
+cdef object _capsule_of(object obj):
+    # The capsule of a PyCapsule or scipy.LowLevelCallable, else None.
+    cdef object capsule = None
     if PyCapsule_CheckExact(obj):
         capsule = obj
     elif (isinstance(obj, tuple) and type(obj).__name__ == "LowLevelCallable"
           and PyTuple_GET_SIZE(obj) > 0):
         capsule = <object>PyTuple_GET_ITEM(obj, 0)
-    if capsule is not None and PyCapsule_CheckExact(capsule):
+    return capsule if capsule is not None and PyCapsule_CheckExact(capsule) else None
+
+
+cdef int _target(object obj, str role, size_t* addr_out, size_t* udata_out) except -1:
+    # compiled_target's work, its results through pointers.
+    # Capsules (a LowLevelCallable holds one) are the common case and cost a
+    # few C calls here: next to a fit of some microseconds, the Python-level
+    # work of the general path would show.
+    cdef object capsule = _capsule_of(obj)
+    cdef const char* name
+    cdef size_t addr, udata
+    if capsule is not None:
         name = PyCapsule_GetName(capsule)
         if name == NULL:
             raise TypeError(f"{_caller(role)}: the capsule given as "
@@ -275,7 +291,9 @@ def compiled_target(object obj, str role):
     if addr == 0:
         raise TypeError(f"{_caller(role)}: the compiled {_role_name(role)} is a "
                         "NULL function pointer")
-    return addr, udata
+    addr_out[0] = addr
+    udata_out[0] = udata
+    return 0
 
 
 _CTYPES_SIGNATURES = {}  # (restype, argtypes) -> signature string
@@ -330,38 +348,138 @@ cdef inline void* _data_or_null(object arr):
     return NULL if arr is None else cnp.PyArray_DATA(<cnp.ndarray>arr)
 
 
-def fit_compiled(size_t func_addr, size_t func_data, size_t jac_addr, size_t jac_data,
-                 cnp.ndarray x, cnp.ndarray fvec, object fjac, object diag,
-                 object ipvt, object qtf, double ftol, double xtol, double gtol,
-                 Py_ssize_t maxfev, double epsfcn, double factor):
-    """Run one fit with compiled callbacks, without the GIL (leastsq's back end).
+# -- leastsq's front end for compiled callbacks ------------------------------------
+# A fit with compiled callbacks takes some microseconds, and leastsq's argument
+# handling written in Python (about 1.4 us) would be a tenth of it. Here the
+# usual arguments (float64 x0, float options, args=(M,), capsules) are checked in
+# C; anything else, and every error, goes through the Python path's own helpers
+# in lmfit_core._leastsq (imported at first use, as that module imports this one),
+# so both paths accept the same input and word their errors alike.
 
-    Arrays as for ``_pydriver.drive``, except that `fvec` need not hold f(x0)
-    (the first evaluation happens here) and that `fjac`, `ipvt` and `qtf` may
-    be None when they are not wanted (the driver then uses its work array),
-    and `diag` None for MINPACK's mode 1 (scaling from the Jacobian). Returns
-    ``(info, nfev, njev, bad_column)`` with info possibly
-    LM_INFO_NONFINITE_F0 or LM_INFO_NONFINITE_JAC.
+cdef object _front_module = None
+cdef double _EPS = np.finfo(np.float64).eps
+_LARGEST_M = 2 ** 62      # args=(M,) beyond it: the Python path's checks and errors
+
+
+cdef object _front():
+    global _front_module
+    if _front_module is None:
+        from lmfit_core import _leastsq
+        _front_module = _leastsq
+    return _front_module
+
+
+cdef inline bint _is_tolerance(object v):
+    # A float >= 0 (NaN fails), which _check_options would return unchanged.
+    return type(v) is float and <double>v >= 0.0
+
+
+cdef inline bint _is_factor(object v):
+    # A positive float, or an int that a double holds exactly (the default 100).
+    if type(v) is float:
+        return <double>v > 0.0
+    return type(v) is int and 0 < v <= 9007199254740992
+
+
+def leastsq_compiled(func, x0, args, Dfun, full_output, ftol, xtol, gtol, maxfev,
+                     epsfcn, factor, diag, int stacklevel):
+    """``leastsq`` for a compiled `func` (and `Dfun`): checks, the fit, the results.
+
+    Arguments as for ``leastsq`` (`col_deriv` does not apply: a compiled
+    Jacobian is written column by column). `stacklevel` is that of a warning
+    issued by the calling Python function itself: this function adds no frame.
     """
     cdef _pair_t pair
     cdef lm_result_t res
-    cdef Py_ssize_t n = cnp.PyArray_SIZE(x), m = cnp.PyArray_SIZE(fvec)
-    cdef double* x_p = <double*>cnp.PyArray_DATA(x)
-    cdef double* fvec_p = <double*>cnp.PyArray_DATA(fvec)
-    cdef double* fjac_p = <double*>_data_or_null(fjac)
-    cdef const double* diag_p = <double*>_data_or_null(diag)
-    cdef int* ipvt_p = <int*>_data_or_null(ipvt)
-    cdef double* qtf_p = <double*>_data_or_null(qtf)
+    cdef cnp.ndarray x, fvec
+    cdef Py_ssize_t n, m, run_maxfev, default_maxfev, i
+    cdef double c_ftol, c_xtol, c_gtol, c_factor, c_epsfcn
+    cdef const double* xp
+    cdef size_t func_addr, func_data, jac_addr = 0, jac_data = 0
+    cdef double* fjac_p
+    cdef const double* diag_p
+    cdef int* ipvt_p
+    cdef double* qtf_p
+    cdef lm_jac_t jac
+
+    # The order of the checks is the Python path's, so the first fault found
+    # is the same.
+    if Dfun is not None and _capsule_of(Dfun) is None:
+        _front()._check_callbacks("leastsq", func, Dfun)
+    if (type(x0) is np.ndarray and cnp.PyArray_TYPE(<cnp.ndarray>x0) == cnp.NPY_DOUBLE
+            and cnp.PyArray_ISNOTSWAPPED(<cnp.ndarray>x0)):
+        x = <cnp.ndarray>cnp.PyArray_Flatten(<cnp.ndarray>x0, cnp.NPY_CORDER)
+    else:
+        x = _front()._real_vector(x0, "x0")
+    n = cnp.PyArray_SIZE(x)
+    xp = <const double*>cnp.PyArray_DATA(x)
+    if n == 0:
+        raise _front().ImproperInputError("leastsq: x0 must contain at least one "
+                                          "parameter")
+    for i in range(n):
+        if not isfinite(xp[i]):
+            raise _front().ImproperInputError(
+                "leastsq: x0 must be finite, got " + np.array2string(x, threshold=10))
+    if not isinstance(args, tuple):
+        args = (args,)
+    if not (_is_tolerance(ftol) and _is_tolerance(xtol) and _is_tolerance(gtol)
+            and _is_factor(factor) and type(maxfev) is int
+            and (epsfcn is None or (type(epsfcn) is float and epsfcn == epsfcn))):
+        ftol, xtol, gtol, factor, maxfev, epsfcn = _front()._check_options(
+            "leastsq", ftol, xtol, gtol, factor, maxfev, epsfcn)
+    scale = None if diag is None else _front()._check_diag(diag, n)[1]
+
+    # SciPy's defaults: 0 means the default here, a negative value in MINPACK's
+    # wrapper; both end at the same count, but the message shows the given value.
+    default_maxfev = (200 if Dfun is None else 100) * (n + 1)
+    if maxfev == 0:
+        maxfev = default_maxfev
+    run_maxfev = default_maxfev if maxfev < 0 else maxfev
+    if (type(args) is tuple and PyTuple_GET_SIZE(args) == 1
+            and type(<object>PyTuple_GET_ITEM(args, 0)) is int
+            and n <= <object>PyTuple_GET_ITEM(args, 0) < _LARGEST_M):
+        m = <object>PyTuple_GET_ITEM(args, 0)
+    else:
+        m = _front()._compiled_residual_count(args, n)
+    _target(func, "func", &func_addr, &func_data)
+    if Dfun is not None:
+        _target(Dfun, "Dfun", &jac_addr, &jac_data)
+    c_epsfcn = _EPS if epsfcn is None else epsfcn
+    c_ftol, c_xtol, c_gtol, c_factor = ftol, xtol, gtol, factor
+
+    fvec = cnp.PyArray_EMPTY(1, <cnp.npy_intp*>&m, cnp.NPY_DOUBLE, 0)
+    # The outputs only infodict shows are not allocated without full_output.
+    fjac, ipvt, qtf = ((np.empty((n, m)), np.empty(n, dtype=np.int32), np.empty(n))
+                       if full_output else (None, None, None))
+    fjac_p = <double*>_data_or_null(fjac)
+    diag_p = <const double*>_data_or_null(scale)
+    ipvt_p = <int*>_data_or_null(ipvt)
+    qtf_p = <double*>_data_or_null(qtf)
     pair.func = <lm_func_t>func_addr
     pair.func_data = <void*>func_data
     pair.jac = <lm_jac_t>jac_addr
     pair.jac_data = <void*>jac_data
-    cdef lm_jac_t jac = _pair_jac if jac_addr != 0 else <lm_jac_t>NULL
+    jac = _pair_jac if jac_addr != 0 else <lm_jac_t>NULL
     with nogil:
-        fit(_pair_func, jac, &pair, m, n, x_p, fvec_p,
-            ftol, xtol, gtol, maxfev, epsfcn, diag_p, factor, fjac_p, m, ipvt_p,
-            qtf_p, NULL, &res, False)
+        fit(_pair_func, jac, &pair, m, n, <double*>xp, <double*>cnp.PyArray_DATA(fvec),
+            c_ftol, c_xtol, c_gtol, run_maxfev, c_epsfcn, diag_p, c_factor, fjac_p, m,
+            ipvt_p, qtf_p, NULL, &res, False)
+
     if res.info == LM_INFO_NOMEM:
         raise MemoryError("leastsq: could not allocate the work array")
-    return res.info, res.nfev, res.njev, res.bad_column
-
+    if res.info == LM_INFO_NONFINITE_F0 or res.info == LM_INFO_NONFINITE_JAC:
+        raise _front()._nonfinite_error(res.info == LM_INFO_NONFINITE_F0,
+                                        res.bad_column, Dfun is not None, x, fvec)
+    if res.info < 0:
+        raise RuntimeError(f"leastsq: the compiled callback stopped the fit "
+                           f"(it returned {res.info})")
+    if not full_output:
+        if 5 <= res.info <= 8:      # LEASTSQ_FAILURE
+            warnings.warn(_front()._message(res.info, ftol, xtol, gtol, maxfev),
+                          RuntimeWarning, stacklevel=stacklevel)
+        return x, res.info
+    if jac_addr != 0 and tall(m, n):
+        fjac[:, n:] = 0.0      # as on the Python path: R only (see leastsq's Notes)
+    return _front()._full_output(x, fvec, False, fjac, ipvt, qtf, res.info, res.nfev,
+                                 None if Dfun is None else res.njev,
+                                 ftol, xtol, gtol, maxfev)
