@@ -1,7 +1,9 @@
 """``leastsq``: the SciPy-compatible front end of the engine.
 
 Argument checking, SciPy's messages, ``cov_x`` and ``infodict`` live here;
-the numbers come from the engine through the Python-callback driver.
+the numbers come from the engine through the Python-callback driver. Fits
+with compiled callbacks go to ``cython_lm.leastsq_compiled``, which checks the
+usual arguments in C and uses the helpers here for the rest.
 """
 import mmap
 import operator
