@@ -89,6 +89,12 @@ def _callables(data):
     return f, j
 
 
+def _python_gauss(data):
+    # The same model from Python (the compiled arithmetic, called from NumPy).
+    return (lambda p: _examples.gauss_model(p, data.t) - data.y,
+            lambda p: _examples.gauss_model_jacobian(p, data.t))
+
+
 X0 = np.array([1.5, 0.0, 1.5, 0.3])
 
 
@@ -114,7 +120,7 @@ def test_capsule_and_python_model_agree():
         leastsq(capsule, X0)
     f, _ = _callables(data)
     x_c, ier_c = leastsq(f, X0, args=(data.m,))
-    x_py, ier_py = leastsq(lambda p: _examples.gauss_model(p, data.t) - data.y, X0)
+    x_py, ier_py = leastsq(_python_gauss(data)[0], X0)
     assert ier_c == ier_py
     np.testing.assert_array_equal(x_c, x_py)
 
@@ -236,11 +242,6 @@ def test_fits_looped_in_c_equal_one_fit_each_from_threads(analytic):
 # leastsq's front end for compiled callbacks (cython_lm.leastsq_compiled) checks
 # the usual arguments in C and hands anything else to the Python path's checks:
 # every form of an argument must give what the Python path gives.
-
-def _python_gauss(data):
-    return (lambda p: _examples.gauss_model(p, data.t) - data.y,
-            lambda p: _examples.gauss_model_jacobian(p, data.t))
-
 
 ARGUMENT_FORMS = {
     "x0 list": dict(x0=[1.5, 0.0, 1.5, 0.3]),

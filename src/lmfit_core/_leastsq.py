@@ -410,10 +410,6 @@ def leastsq(func, x0, args=(), Dfun=None, full_output=False,
     >>> leastsq(func, 0)
     (array([2.99999999]), 1)
     """
-    if is_compiled(func):
-        # The whole front end in Cython: see leastsq_compiled.
-        return leastsq_compiled(func, x0, args, Dfun, full_output, ftol, xtol, gtol,
-                                maxfev, epsfcn, factor, diag, 2)
     return _leastsq(func, x0, args, Dfun, full_output, col_deriv, ftol, xtol, gtol,
                     maxfev, epsfcn, factor, diag)
 
@@ -423,10 +419,10 @@ def _leastsq(func, x0, args, Dfun, full_output, col_deriv, ftol, xtol, gtol, max
     # The body of leastsq. scipy_qrfac (parity tests only) reproduces the column
     # norm recomputation of SciPy <= 1.17.1's qrfac; stacklevel points the
     # RuntimeWarning at the caller of leastsq.
-    if is_compiled(func):
+    if _check_callbacks("leastsq", func, Dfun):
+        # The whole front end of a compiled fit is Cython: see leastsq_compiled.
         return leastsq_compiled(func, x0, args, Dfun, full_output, ftol, xtol, gtol,
                                 maxfev, epsfcn, factor, diag, stacklevel)
-    _check_callbacks("leastsq", func, Dfun)
     x = _real_vector(x0, "x0")
     n = x.size
     if n == 0 and not full_output:

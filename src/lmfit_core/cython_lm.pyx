@@ -5,6 +5,7 @@ requests by calling C function pointers, all without the GIL. ``leastsq``
 uses the same driver for compiled callbacks (``scipy.LowLevelCallable``,
 ctypes function pointers, numba ``cfunc``).
 """
+from libc.float cimport DBL_EPSILON
 from libc.math cimport NAN, isfinite
 from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy, strcmp
@@ -357,7 +358,6 @@ cdef inline void* _data_or_null(object arr):
 # so both paths accept the same input and word their errors alike.
 
 cdef object _front_module = None
-cdef double _EPS = np.finfo(np.float64).eps
 _LARGEST_M = 2 ** 62      # args=(M,) beyond it: the Python path's checks and errors
 
 
@@ -386,8 +386,9 @@ def leastsq_compiled(func, x0, args, Dfun, full_output, ftol, xtol, gtol, maxfev
     """``leastsq`` for a compiled `func` (and `Dfun`): checks, the fit, the results.
 
     Arguments as for ``leastsq`` (`col_deriv` does not apply: a compiled
-    Jacobian is written column by column). `stacklevel` is that of a warning
-    issued by the calling Python function itself: this function adds no frame.
+    Jacobian is written column by column), `func` and `Dfun` checked by
+    ``_leastsq._check_callbacks``. `stacklevel` is that of a warning issued by
+    the calling Python function itself: this function adds no frame.
     """
     cdef _pair_t pair
     cdef lm_result_t res
@@ -404,8 +405,6 @@ def leastsq_compiled(func, x0, args, Dfun, full_output, ftol, xtol, gtol, maxfev
 
     # The order of the checks is the Python path's, so the first fault found
     # is the same.
-    if Dfun is not None and _capsule_of(Dfun) is None:
-        _front()._check_callbacks("leastsq", func, Dfun)
     if (type(x0) is np.ndarray and cnp.PyArray_TYPE(<cnp.ndarray>x0) == cnp.NPY_DOUBLE
             and cnp.PyArray_ISNOTSWAPPED(<cnp.ndarray>x0)):
         x = <cnp.ndarray>cnp.PyArray_Flatten(<cnp.ndarray>x0, cnp.NPY_CORDER)
@@ -444,7 +443,7 @@ def leastsq_compiled(func, x0, args, Dfun, full_output, ftol, xtol, gtol, maxfev
     _target(func, "func", &func_addr, &func_data)
     if Dfun is not None:
         _target(Dfun, "Dfun", &jac_addr, &jac_data)
-    c_epsfcn = _EPS if epsfcn is None else epsfcn
+    c_epsfcn = DBL_EPSILON if epsfcn is None else epsfcn
     c_ftol, c_xtol, c_gtol, c_factor = ftol, xtol, gtol, factor
 
     fvec = cnp.PyArray_EMPTY(1, <cnp.npy_intp*>&m, cnp.NPY_DOUBLE, 0)
